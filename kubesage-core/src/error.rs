@@ -1,0 +1,38 @@
+//! The error type of `kubesage-core`.
+
+/// Everything that can go wrong inside the core: parsing configuration and selectors,
+/// and decoding cluster objects. Each variant carries enough context to act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A label selector string (`--selector`) could not be parsed.
+    #[error("invalid label selector {selector:?}: {reason}")]
+    Selector {
+        /// The selector as the user wrote it.
+        selector: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A configuration file is not valid YAML or has fields of the wrong type.
+    #[error("invalid configuration in {origin}: {reason}")]
+    Config {
+        /// Where the configuration came from (a path or an environment variable).
+        origin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A name does not match any known analyzer.
+    #[error("unknown analyzer {name:?}; known analyzers: {known}")]
+    UnknownAnalyzer {
+        /// The name that was asked for.
+        name: String,
+        /// A comma separated list of the names that exist.
+        known: String,
+    },
+    /// A severity name was not one of `critical`, `warning` or `info`.
+    #[error("unknown severity {0:?}; expected critical, warning or info")]
+    UnknownSeverity(String),
+}
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
