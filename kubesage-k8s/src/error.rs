@@ -1,0 +1,67 @@
+//! The error type of `kubesage-k8s`.
+
+use std::path::PathBuf;
+
+/// What can go wrong reading a cluster or a snapshot.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A snapshot file or folder could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A snapshot is larger than the configured limit.
+    #[error("{origin} is {size} bytes, over the {limit}-byte snapshot limit")]
+    TooLarge {
+        /// Where it came from.
+        origin: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A snapshot is not valid JSON or YAML, or an object in it has fields of the wrong type.
+    #[error("{origin}: {reason}")]
+    Decode {
+        /// Where it came from (a path, `stdin`, `demo`).
+        origin: String,
+        /// What is wrong, with the position where the parser knows it.
+        reason: String,
+    },
+    /// A snapshot parsed but holds no Kubernetes object (not a `List`, not an object with a `kind`).
+    #[error("{origin}: not a Kubernetes object or List: {reason}")]
+    NotKubernetes {
+        /// Where it came from.
+        origin: String,
+        /// What was found instead.
+        reason: String,
+    },
+    /// A folder given as a snapshot holds no `.json`, `.yaml` or `.yml` file.
+    #[error("{0} contains no .json, .yaml or .yml files")]
+    EmptyFolder(PathBuf),
+    /// The kubeconfig could not be loaded or names a context that does not exist.
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(String),
+    /// The API server could not be reached at all.
+    #[error("cannot reach the Kubernetes API server at {url}: {reason}")]
+    Unreachable {
+        /// The server URL.
+        url: String,
+        /// The transport error.
+        reason: String,
+    },
+    /// Every kind the scan needs was refused or failed; there is nothing to analyse.
+    #[error("could not read any kind from the cluster: {0}")]
+    NothingReadable(String),
+    /// An error from the core (selectors, analyzer names).
+    #[error(transparent)]
+    Core(#[from] kubesage_core::Error),
+}
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
