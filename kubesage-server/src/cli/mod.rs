@@ -1,0 +1,90 @@
+//! Command-line parsing and dispatch.
+//!
+//! Exit codes: 0 success; 1 an error (message on stderr); 2 a usage error; 3 findings at
+//! or above `--fail-on` were found.
+
+mod scan;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use scan::{OutputFormat, ScanArgs, run_scan};
+
+/// Exit code when findings at or above `--fail-on` exist.
+pub const EXIT_FINDINGS: u8 = 3;
+
+/// KubeSage: find what is broken in a Kubernetes cluster, and why.
+#[derive(Debug, Parser)]
+#[command(name = "kubesage", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (YAML); `KUBESAGE_*` variables and flags override it.
+    #[arg(long, global = true, env = "KUBESAGE_CONFIG", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan a cluster, a snapshot or the demo cluster for broken workloads.
+    Scan(ScanArgs),
+    /// List the analyzers and what each looks at.
+    Analyzers,
+}
+
+/// Parses the process arguments, runs, and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let code = run(std::env::args_os(), &mut std::io::stdout().lock(), &mut std::io::stderr().lock());
+    ExitCode::from(code)
+}
+
+/// Runs a command line, writing results to `out` and diagnostics to `err`; returns the exit code.
+pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let text = e.render().to_string();
+            let _ = if code == 0 { out.write_all(text.as_bytes()) } else { err.write_all(text.as_bytes()) };
+            return code;
+        }
+    };
+    let result = match &cli.command {
+        Command::Scan(args) => run_scan(cli.config.as_deref(), args, out, err),
+        Command::Analyzers => list_analyzers(out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(err, "error: {}", error_chain(&e));
+            1
+        }
+    }
+}
+
+fn list_analyzers(out: &mut dyn Write) -> crate::Result<u8> {
+    for a in kubesage_k8s::analyze::all() {
+        let kinds: Vec<&str> = a.reads().iter().map(|k| k.name()).collect();
+        writeln!(out, "{:<12} reads {}", a.name(), kinds.join(", ")).map_err(|e| crate::Error::Output(e.to_string()))?;
+    }
+    Ok(0)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cause = c.source();
+    }
+    text
+}
