@@ -1,7 +1,8 @@
 //! A cluster's state at one moment: the objects of every kind KubeSage reads, the events
 //! about them, and a record of what could not be read.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -424,11 +425,19 @@ impl Cluster {
 
     /// The latest timestamp found in object metadata, events and statuses: the best
     /// guess of when a snapshot was taken.
-    pub fn latest_timestamp(&self) -> Option<i64> {
-        let mut latest: Option<i64> = None;
-        let mut see = |s: Option<&str>| {
-            if let Some(t) = s.and_then(crate::time::parse_rfc3339) {
-                latest = Some(latest.map_or(t, |l| l.max(t)));
+    pub fn latest_timestamp<'a>(&'a self) -> Option<i64> {
+        // Canonical UTC timestamps (`2024-05-01T12:00:00Z`, what the API server writes)
+        // order as strings, so only the latest of them is parsed; others are parsed as seen.
+        let mut latest_utc: Option<&'a str> = None;
+        let mut latest_other: Option<i64> = None;
+        let mut see = |s: Option<&'a str>| {
+            let Some(s) = s else { return };
+            if s.len() == 20 && s.ends_with('Z') {
+                if latest_utc.is_none_or(|l| s > l) && crate::time::parse_rfc3339(s).is_some() {
+                    latest_utc = Some(s);
+                }
+            } else if let Some(t) = crate::time::parse_rfc3339(s) {
+                latest_other = Some(latest_other.map_or(t, |l| l.max(t)));
             }
         };
         for e in &self.events {
@@ -446,7 +455,11 @@ impl Cluster {
                 see(c.last_transition_time.as_deref());
             }
         }
-        latest
+        let utc = latest_utc.and_then(crate::time::parse_rfc3339);
+        match (utc, latest_other) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -454,6 +467,41 @@ fn push<R: Resource>(cluster: &mut Cluster, object: R) -> ResourceKind {
     R::all_mut(cluster).push(object);
     R::KIND
 }
+
+/// A fast, non-cryptographic hasher for the index's string keys (the Fx hash used inside
+/// rustc). The keys come from the cluster being scanned, not from an attacker choosing
+/// collisions against a long-running service, so SipHash's protection is not needed here.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.write(&i.to_le_bytes());
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Lookups built once per scan so analyzers never search lists: objects by name,
 /// events by the object they are about, pods by owner and by namespace.
@@ -463,6 +511,7 @@ pub struct ClusterIndex<'a> {
     events: HashMap<(&'a str, &'a str, &'a str), Vec<&'a Event>>,
     pods_by_owner: HashMap<&'a str, Vec<&'a Pod>>,
     pods_by_namespace: HashMap<&'a str, Vec<&'a Pod>>,
+    pods_by_node: HashMap<&'a str, Vec<&'a Pod>>,
     jobs_by_owner: HashMap<&'a str, Vec<&'a Job>>,
     replica_sets_by_owner: HashMap<&'a str, Vec<&'a ReplicaSet>>,
     slices_by_service: HashMap<(&'a str, &'a str), Vec<&'a EndpointSlice>>,
@@ -510,6 +559,9 @@ impl<'a> ClusterIndex<'a> {
                 ix.pods_by_owner.entry(owner.uid.as_str()).or_default().push(p);
             }
             ix.pods_by_namespace.entry(p.metadata.namespace.as_str()).or_default().push(p);
+            if !p.spec.node_name.is_empty() {
+                ix.pods_by_node.entry(p.spec.node_name.as_str()).or_default().push(p);
+            }
         }
         for j in &cluster.jobs {
             if let Some(owner) = j.metadata.controller() {
@@ -548,6 +600,11 @@ impl<'a> ClusterIndex<'a> {
     /// Pods in a namespace.
     pub fn pods_in(&self, namespace: &'a str) -> &[&'a Pod] {
         self.pods_by_namespace.get(namespace).map_or(&[], Vec::as_slice)
+    }
+
+    /// Pods assigned to a node.
+    pub fn pods_on(&self, node: &'a str) -> &[&'a Pod] {
+        self.pods_by_node.get(node).map_or(&[], Vec::as_slice)
     }
 
     /// Jobs whose controller has this UID (the Jobs of a CronJob).

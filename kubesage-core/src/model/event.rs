@@ -40,9 +40,6 @@ pub struct Event {
     pub event_time: Option<String>,
     /// Repetition (new style).
     pub series: Option<EventSeries>,
-    /// The component that reported it (old style).
-    #[serde(deserialize_with = "nullable")]
-    pub source: EventSource,
 }
 
 /// The object an event is about.
@@ -58,12 +55,6 @@ pub struct InvolvedObject {
     /// Name.
     #[serde(deserialize_with = "nullable")]
     pub name: String,
-    /// UID.
-    #[serde(deserialize_with = "nullable")]
-    pub uid: String,
-    /// A field inside the object (`spec.containers{api}`).
-    #[serde(deserialize_with = "nullable")]
-    pub field_path: String,
 }
 
 /// Repetition of a new-style event.
@@ -75,15 +66,6 @@ pub struct EventSeries {
     pub count: i64,
     /// Last occurrence.
     pub last_observed_time: Option<String>,
-}
-
-/// Who reported an event.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(default)]
-pub struct EventSource {
-    /// The component (`kubelet`, `default-scheduler`).
-    #[serde(deserialize_with = "nullable")]
-    pub component: String,
 }
 
 impl Event {

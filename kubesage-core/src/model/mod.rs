@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use event::{Event, EventSeries, EventSource, InvolvedObject};
+pub use event::{Event, EventSeries, InvolvedObject};
 pub use network::{
     EndpointAddress, EndpointSlice, EndpointSliceEndpoint, EndpointSubset, Endpoints, Ingress, IngressBackend,
     IngressClass, IngressHttp, IngressPath, IngressRule, IngressServiceBackend, IngressServicePort, IngressSpec,
@@ -35,7 +35,7 @@ pub use node::{
 pub use policy::{HorizontalPodAutoscaler, HpaMetric, PodDisruptionBudget, ScaleTargetRef};
 pub use pod::{
     Container, ContainerState, ContainerStatus, EnvFromSource, EnvVar, KeyRef, NameRef, Pod, PodSpec, PodStatus,
-    PodTemplate, Probe, ResourceRequirements, StateRunning, StateTerminated, StateWaiting, Toleration, Volume, ClaimRef, ContainerPort, EnvVarSource, ProjectedSource, ProjectedVolume,
+    PodTemplate, Probe, ResourceRequirements, StateRunning, StateTerminated, StateWaiting, Volume, ClaimRef, ContainerPort, EnvVarSource, ProjectedSource, ProjectedVolume,
 };
 pub use storage::{
     ConfigMap, PersistentVolume, PersistentVolumeClaim, PvClaimRef, PvSpec, PvStatus, PvcSpec, PvcStatus, Secret,

@@ -43,9 +43,6 @@ pub struct PodSpec {
     /// Node labels the pod requires.
     #[serde(deserialize_with = "nullable")]
     pub node_selector: BTreeMap<String, String>,
-    /// Tolerations of node taints.
-    #[serde(deserialize_with = "nullable")]
-    pub tolerations: Vec<Toleration>,
     /// App containers.
     #[serde(deserialize_with = "nullable")]
     pub containers: Vec<Container>,
@@ -58,24 +55,6 @@ pub struct PodSpec {
     /// The service account the pod runs as.
     #[serde(deserialize_with = "nullable")]
     pub service_account_name: String,
-}
-
-/// A toleration of a node taint.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Toleration {
-    /// The taint key; empty with `Exists` tolerates everything.
-    #[serde(deserialize_with = "nullable")]
-    pub key: String,
-    /// `Equal` (default) or `Exists`.
-    #[serde(deserialize_with = "nullable")]
-    pub operator: String,
-    /// The value for `Equal`.
-    #[serde(deserialize_with = "nullable")]
-    pub value: String,
-    /// The effect tolerated; empty means all effects.
-    #[serde(deserialize_with = "nullable")]
-    pub effect: String,
 }
 
 /// A container in a pod spec.

@@ -23,7 +23,7 @@ impl Analyzer for NodeAnalyzer {
         for node in &cx.cluster.nodes {
             let me = node.object_ref();
             let name = node.metadata.name.as_str();
-            let pods_here = cx.cluster.pods.iter().filter(|p| p.spec.node_name == name && !p.is_finished()).count();
+            let pods_here = cx.index.pods_on(name).iter().filter(|p| !p.is_finished()).count();
             if let Some(ready) = condition(&node.status.conditions, "Ready").filter(|c| c.status != "True") {
                 let since = cx.age(ready.last_transition_time.as_deref()).map(|s| format!(" for {}", human_duration(s))).unwrap_or_default();
                 let mut f = Finding::new(NAME, "NotReady", Severity::Critical, me.clone(), format!("Node is not ready{since}: {}", if ready.message.is_empty() { &ready.reason } else { &ready.message }))
@@ -37,7 +37,7 @@ impl Analyzer for NodeAnalyzer {
                 } else {
                     f.with_step(format!("kubectl describe node {name}; then check the kubelet and container runtime logs on the node."))
                 };
-                for p in cx.cluster.pods.iter().filter(|p| p.spec.node_name == name && !p.is_ready() && !p.is_finished()) {
+                for p in cx.index.pods_on(name).iter().filter(|p| !p.is_ready() && !p.is_finished()) {
                     f = f.with_link(p.object_ref());
                 }
                 out.push(f);

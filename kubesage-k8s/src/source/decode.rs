@@ -24,11 +24,17 @@ pub fn decode_document(bytes: &[u8], origin: &str) -> Result<Cluster> {
     match first {
         None => return Err(Error::NotKubernetes { origin: origin.to_owned(), reason: "the input is empty".into() }),
         Some(b'{' | b'[') => {
-            let mut de = serde_json::Deserializer::from_slice(bytes);
-            TopLevel(&mut cluster)
-                .deserialize(&mut de)
-                .and_then(|()| de.end())
-                .map_err(|e| decode_error(origin, &e))?;
+            // Validating UTF-8 once up front is cheaper than per string while parsing.
+            let parallel = std::str::from_utf8(bytes).ok().and_then(decode_json_parallel);
+            if let Some(decoded) = parallel {
+                cluster = decoded;
+            } else {
+                let result = match std::str::from_utf8(bytes) {
+                    Ok(text) => decode_json(&mut serde_json::Deserializer::from_str(text), &mut cluster),
+                    Err(_) => decode_json(&mut serde_json::Deserializer::from_slice(bytes), &mut cluster),
+                };
+                result.map_err(|e| decode_error(origin, &e))?;
+            }
         }
         Some(_) => {
             let mut options = serde_saphyr::Options::default();
@@ -39,9 +45,7 @@ pub fn decode_document(bytes: &[u8], origin: &str) -> Result<Cluster> {
                 return Err(Error::NotKubernetes { origin: origin.to_owned(), reason: "no YAML document".into() });
             }
             for doc in docs {
-                for obj in doc.0 {
-                    cluster.insert(obj);
-                }
+                cluster.merge(doc.0);
             }
         }
     }
@@ -67,12 +71,204 @@ fn yaml_budget(len: usize) -> serde_saphyr::Budget {
     b
 }
 
+fn decode_json<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+    cluster: &mut Cluster,
+) -> serde_json::Result<()> {
+    TopLevel(cluster).deserialize(&mut *de)?;
+    de.end()
+}
+
+/// Inputs smaller than this are decoded on one thread.
+const PARALLEL_MIN_BYTES: usize = 4 << 20;
+
+/// Decodes a large JSON `List` on several threads: a structural pass finds where each item
+/// starts and ends (strings are skipped with `memchr`, so it runs far faster than parsing),
+/// then threads decode runs of items of about equal size into clusters of their own, which
+/// are merged in input order. Returns `None` for anything that is not a plain List, or on
+/// any error, so the caller's single-threaded pass decides and reports precisely.
+fn decode_json_parallel(text: &str) -> Option<Cluster> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
+    if text.len() < PARALLEL_MIN_BYTES || threads < 2 {
+        return None;
+    }
+    let list = split_list(text.as_bytes())?;
+    let default_kind = list.kind.as_deref().and_then(|k| k.strip_suffix("List")).filter(|k| !k.is_empty());
+    let per_thread = text.len() / threads + 1;
+    let mut chunks: Vec<&[(usize, usize)]> = Vec::with_capacity(threads);
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, (s, e)) in list.items.iter().enumerate() {
+        bytes += e - s;
+        if bytes >= per_thread {
+            chunks.push(&list.items[start..=i]);
+            start = i + 1;
+            bytes = 0;
+        }
+    }
+    chunks.push(&list.items[start..]);
+    let parts: Vec<Option<Cluster>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|spans| {
+                scope.spawn(move || {
+                    let mut cluster = Cluster::new();
+                    for &(s, e) in *spans {
+                        let mut de = serde_json::Deserializer::from_str(text.get(s..e)?);
+                        ItemSeed { cluster: &mut cluster, default_kind }.deserialize(&mut de).ok()?;
+                        de.end().ok()?;
+                    }
+                    Some(cluster)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().ok().flatten()).collect()
+    });
+    let mut cluster = Cluster::new();
+    for part in parts {
+        cluster.merge(part?);
+    }
+    Some(cluster)
+}
+
+/// Where a List's items are, and its kind if it states one.
+struct ListSpans {
+    kind: Option<String>,
+    items: Vec<(usize, usize)>,
+}
+
+/// Finds the byte spans of the `items` of a top-level JSON object, without parsing them.
+fn split_list(b: &[u8]) -> Option<ListSpans> {
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    let mut out = ListSpans { kind: None, items: Vec::new() };
+    let mut saw_items = false;
+    if b.get(i) == Some(&b'}') {
+        return None;
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = skip_string(b, i)?;
+        let key = &b[i + 1..key_end - 1];
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        match key {
+            b"items" => {
+                saw_items = true;
+                if b.get(i) != Some(&b'[') {
+                    return None;
+                }
+                i = skip_ws(b, i + 1);
+                if b.get(i) == Some(&b']') {
+                    i += 1;
+                } else {
+                    loop {
+                        let end = skip_value(b, i)?;
+                        out.items.push((i, end));
+                        i = skip_ws(b, end);
+                        match b.get(i) {
+                            Some(b',') => i = skip_ws(b, i + 1),
+                            Some(b']') => {
+                                i += 1;
+                                break;
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+            }
+            b"kind" => {
+                let end = skip_value(b, i)?;
+                out.kind = serde_json::from_slice::<String>(&b[i..end]).ok();
+                i = end;
+            }
+            _ => i = skip_value(b, i)?,
+        }
+        i = skip_ws(b, i);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => break,
+            _ => return None,
+        }
+    }
+    // Only trailing whitespace may follow.
+    if skip_ws(b, i + 1) != b.len() || !saw_items {
+        return None;
+    }
+    Some(out)
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t')) {
+        i += 1;
+    }
+    i
+}
+
+/// `b[i]` is a quote; returns the index after the closing quote.
+fn skip_string(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        j += memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        if b[j] == b'\\' {
+            j += 2;
+        } else {
+            return Some(j + 1);
+        }
+    }
+}
+
+/// Returns the index after the JSON value starting at `i`. Only structure is checked;
+/// the real parse validates everything else.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match b.get(j)? {
+                    b'"' => {
+                        j = skip_string(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let mut j = i;
+            while b.get(j).is_some_and(|c| !matches!(c, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')) {
+                j += 1;
+            }
+            (j > i).then_some(j)
+        }
+    }
+}
+
 fn decode_error(origin: &str, e: &serde_json::Error) -> Error {
     let reason = if e.is_eof() { format!("truncated input: {e}") } else { e.to_string() };
     Error::Decode { origin: origin.to_owned(), reason }
 }
 
 /// The top level of a document: a `List`, a single object, or an array of objects.
+/// Objects go straight into the cluster as they are decoded, never into an intermediate list.
 struct TopLevel<'c>(&'c mut Cluster);
 
 impl<'de> DeserializeSeed<'de> for TopLevel<'_> {
@@ -88,144 +284,122 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
         f.write_str("a Kubernetes List or object")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(obj) = seq.next_element_seed(ItemSeed { default_kind: None })? {
-            self.0.insert(obj);
-        }
+    fn visit_unit<E>(self) -> Result<(), E> {
         Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        ItemsSeed { cluster: self.0, default_kind: None }.visit_seq(seq)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        for obj in visit_object_or_list(map)? {
-            self.0.insert(obj);
-        }
-        Ok(())
+        visit_object(map, None, self.0, false)
     }
 }
 
-/// One YAML document: a List or a single object (or nothing, for an empty document).
-struct YamlDoc(Vec<AnyObject>);
+/// One YAML document, decoded into a cluster of its own.
+struct YamlDoc(Cluster);
 
 impl<'de> Deserialize<'de> for YamlDoc {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = YamlDoc;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a Kubernetes List or object")
-            }
-            fn visit_unit<E>(self) -> Result<YamlDoc, E> {
-                Ok(YamlDoc(Vec::new()))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<YamlDoc, A::Error> {
-                let mut out = Vec::new();
-                while let Some(obj) = seq.next_element_seed(ItemSeed { default_kind: None })? {
-                    out.push(obj);
-                }
-                Ok(YamlDoc(out))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<YamlDoc, A::Error> {
-                visit_object_or_list(map).map(YamlDoc)
-            }
-        }
-        d.deserialize_any(V)
+        let mut cluster = Cluster::new();
+        TopLevel(&mut cluster).deserialize(d)?;
+        Ok(YamlDoc(cluster))
     }
 }
 
-/// A single object of any kind; `default_kind` names the kind for items of a typed list
-/// (`PodList`) that do not carry their own, as raw API answers do.
-#[derive(Clone, Copy)]
-struct ItemSeed<'k> {
+/// One object of any kind, inserted into the cluster; `default_kind` names the kind for
+/// items of a typed list (`PodList`) that do not carry their own, as raw API answers do.
+struct ItemSeed<'c, 'k> {
+    cluster: &'c mut Cluster,
     default_kind: Option<&'k str>,
 }
 
-impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
-    type Value = AnyObject;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<AnyObject, D::Error> {
+impl<'de> DeserializeSeed<'de> for ItemSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for ItemSeed<'_> {
-    type Value = AnyObject;
+impl<'de> Visitor<'de> for ItemSeed<'_, '_> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a Kubernetes object with apiVersion and kind")
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<AnyObject, A::Error> {
-        match visit_object(map, self.default_kind)? {
-            Visited::Object(o) => Ok(o),
-            Visited::List(_) => Err(A::Error::custom("a List nested inside a List")),
-        }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        visit_object(map, self.default_kind, self.cluster, true)
     }
 }
 
-/// The items of a list, decoded as they stream past.
-struct ItemsSeed<'k>(ItemSeed<'k>);
+/// The items of a list, inserted as they stream past.
+struct ItemsSeed<'c, 'k> {
+    cluster: &'c mut Cluster,
+    default_kind: Option<&'k str>,
+}
 
-impl<'de> DeserializeSeed<'de> for ItemsSeed<'_> {
-    type Value = Vec<AnyObject>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<AnyObject>, D::Error> {
+impl<'de> DeserializeSeed<'de> for ItemsSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ItemsSeed<'_> {
-    type Value = Vec<AnyObject>;
+impl<'de> Visitor<'de> for ItemsSeed<'_, '_> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of Kubernetes objects")
     }
-    fn visit_unit<E>(self) -> Result<Vec<AnyObject>, E> {
-        Ok(Vec::new())
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_none<E>(self) -> Result<Vec<AnyObject>, E> {
-        Ok(Vec::new())
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<AnyObject>, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(obj) = seq.next_element_seed(self.0)? {
-            out.push(obj);
-        }
-        Ok(out)
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(ItemSeed { cluster: &mut *self.cluster, default_kind: self.default_kind })?.is_some() {}
+        Ok(())
     }
 }
 
-enum Visited {
-    Object(AnyObject),
-    List(Vec<AnyObject>),
-}
-
-fn visit_object_or_list<'de, A: MapAccess<'de>>(map: A) -> Result<Vec<AnyObject>, A::Error> {
-    Ok(match visit_object(map, None)? {
-        Visited::Object(o) => vec![o],
-        Visited::List(items) => items,
-    })
-}
-
-/// Reads a map that is either a List (it has `items`) or an object (it has `kind`).
-fn visit_object<'de, A: MapAccess<'de>>(mut map: A, default_kind: Option<&str>) -> Result<Visited, A::Error> {
+/// Reads a map that is either a List (it has `items`) or an object (it has `kind`), and
+/// inserts what it holds. `nested` is set inside a List, where another List is an error.
+fn visit_object<'de, A: MapAccess<'de>>(
+    mut map: A,
+    default_kind: Option<&str>,
+    cluster: &mut Cluster,
+    nested: bool,
+) -> Result<(), A::Error> {
+    let no_nesting = || A::Error::custom("a List nested inside a List");
     let mut api_version = String::new();
     // Fast path: apiVersion and kind come first, as kubectl and the API server write them.
     loop {
         let Some(key) = map.next_key::<Key>()? else {
-            return match default_kind {
-                Some(k) => decode_value(&api_version, k, Map::new()).map(Visited::Object),
-                None => Err(A::Error::custom("object has no kind")),
-            };
+            let kind = default_kind.ok_or_else(|| A::Error::custom("object has no kind"))?;
+            cluster.insert(decode_value(&api_version, kind, Map::new())?);
+            return Ok(());
         };
         match key {
             Key::ApiVersion => api_version = map.next_value::<Option<String>>()?.unwrap_or_default(),
             Key::Kind => {
                 let kind: String = map.next_value()?;
                 if let Some(item_kind) = kind.strip_suffix("List") {
-                    return finish_list(map, item_kind).map(Visited::List);
+                    if nested {
+                        return Err(no_nesting());
+                    }
+                    return finish_list(map, item_kind, cluster);
                 }
-                return typed_rest(&api_version, &kind, map).map(Visited::Object);
+                cluster.insert(typed_rest(&api_version, &kind, map)?);
+                return Ok(());
             }
             Key::Items => {
                 // An object with `items` is a List, whatever its kind says later.
-                let items = map.next_value_seed(ItemsSeed(ItemSeed { default_kind: None }))?;
+                if nested {
+                    return Err(no_nesting());
+                }
+                map.next_value_seed(ItemsSeed { cluster, default_kind: None })?;
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                return Ok(Visited::List(items));
+                return Ok(());
             }
             Key::Other(name) => {
                 // Slow path: buffer the rest, find the kind, then decode.
@@ -242,30 +416,30 @@ fn visit_object<'de, A: MapAccess<'de>>(mut map: A, default_kind: Option<&str>) 
                     _ => default_kind.ok_or_else(|| A::Error::custom("object has no kind"))?.to_owned(),
                 };
                 if let Some(items) = rest.remove("items") {
-                    let item_kind = kind.strip_suffix("List");
-                    let items = ItemsSeed(ItemSeed { default_kind: item_kind })
-                        .deserialize(items)
-                        .map_err(A::Error::custom)?;
-                    return Ok(Visited::List(items));
+                    if nested {
+                        return Err(no_nesting());
+                    }
+                    let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
+                    return ItemsSeed { cluster, default_kind: item_kind }.deserialize(items).map_err(A::Error::custom);
                 }
-                return decode_value(&api_version, &kind, rest).map(Visited::Object);
+                cluster.insert(decode_value(&api_version, &kind, rest)?);
+                return Ok(());
             }
         }
     }
 }
 
-fn finish_list<'de, A: MapAccess<'de>>(mut map: A, item_kind: &str) -> Result<Vec<AnyObject>, A::Error> {
+fn finish_list<'de, A: MapAccess<'de>>(mut map: A, item_kind: &str, cluster: &mut Cluster) -> Result<(), A::Error> {
     let default_kind = (!item_kind.is_empty()).then_some(item_kind);
-    let mut items = Vec::new();
     while let Some(key) = map.next_key::<Key>()? {
         match key {
-            Key::Items => items.extend(map.next_value_seed(ItemsSeed(ItemSeed { default_kind }))?),
+            Key::Items => map.next_value_seed(ItemsSeed { cluster: &mut *cluster, default_kind })?,
             _ => {
                 map.next_value::<IgnoredAny>()?;
             }
         }
     }
-    Ok(items)
+    Ok(())
 }
 
 /// Decodes the rest of `map` as the typed object for `kind`.
@@ -454,6 +628,38 @@ mod tests {
             }
             other => panic!("expected a decode error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn parallel_decode_matches_serial() {
+        // A List big enough for the parallel path, with strings holding braces, brackets,
+        // commas and escaped quotes that a naive splitter would trip on.
+        let mut json = String::from(r#"{"apiVersion":"v1","items":["#);
+        let mut n = 0;
+        while json.len() < PARALLEL_MIN_BYTES + 1000 {
+            if n > 0 {
+                json.push(',');
+            }
+            json.push_str(&format!(
+                r#"{{"apiVersion":"v1","kind":"Event","metadata":{{"name":"e{n}","namespace":"x"}},"involvedObject":{{"kind":"Pod","name":"p{n}","namespace":"x"}},"reason":"BackOff","message":"tricky }}],[{{ \"quoted\" \\ {n}","type":"Warning","count":{n}}}"#
+            ));
+            n += 1;
+        }
+        json.push_str(r#"],"kind":"List","metadata":{}}"#);
+        let parallel = decode_json_parallel(&json).expect("the parallel path applies");
+        let mut serial = Cluster::new();
+        decode_json(&mut serde_json::Deserializer::from_str(&json), &mut serial).expect("serial decode");
+        assert_eq!(parallel.events.len(), n);
+        assert_eq!(parallel.events, serial.events);
+        assert_eq!(parallel.events[n - 1].message, format!(r#"tricky }}],[{{ "quoted" \ {}"#, n - 1));
+
+        // A broken item anywhere makes the parallel path stand down; the serial pass reports it.
+        let broken = json.replacen(r#""count":7}"#, r#""count":"seven"}"#, 1);
+        assert!(decode_json_parallel(&broken).is_none());
+        assert!(matches!(decode_document(broken.as_bytes(), "big"), Err(Error::Decode { .. })));
+        let truncated = &json[..json.len() - 40];
+        assert!(decode_json_parallel(truncated).is_none());
+        assert!(decode_document(truncated.as_bytes(), "big").is_err());
     }
 
     #[test]
