@@ -80,7 +80,11 @@ pub fn generate(size: SnapshotSize) -> String {
             ),
         };
         let node_name = if state == 2 { String::new() } else { format!(r#""nodeName":"node-{node}","#) };
-        let statuses = if container_status.is_empty() { String::new() } else { format!(r#","containerStatuses":[{container_status}]"#) };
+        let statuses = if container_status.is_empty() {
+            String::new()
+        } else {
+            format!(r#","containerStatuses":[{container_status}]"#)
+        };
         let _ = write!(
             s,
             r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"app-{d}-5d9f8c7b6-{p}","generateName":"app-{d}-5d9f8c7b6-","namespace":"team-{ns}","uid":"pod-uid-{p}","resourceVersion":"{rv}","labels":{{"app.kubernetes.io/name":"app-{d}","pod-template-hash":"5d9f8c7b6"}},"annotations":{{"kubectl.kubernetes.io/restartedAt":"2026-11-01T00:00:00Z","prometheus.io/scrape":"true"}},"ownerReferences":[{{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"app-{d}-5d9f8c7b6","uid":"rs-uid-{d}","controller":true,"blockOwnerDeletion":true}}],"creationTimestamp":"2026-11-01T00:00:00Z"}},"spec":{{"containers":[{{"name":"app","image":"registry.example.com/team-{ns}/app-{d}:1.{d}.0","imagePullPolicy":"IfNotPresent","args":["--port=8080","--log-format=json"],"env":[{{"name":"LOG_LEVEL","value":"info"}},{{"name":"POD_NAME","valueFrom":{{"fieldRef":{{"apiVersion":"v1","fieldPath":"metadata.name"}}}}}},{{"name":"POD_NAMESPACE","valueFrom":{{"fieldRef":{{"apiVersion":"v1","fieldPath":"metadata.namespace"}}}}}}],"ports":[{{"name":"http","containerPort":8080,"protocol":"TCP"}}],"resources":{{"requests":{{"cpu":"100m","memory":"128Mi"}},"limits":{{"memory":"256Mi"}}}},"readinessProbe":{{"httpGet":{{"path":"/ready","port":"http","scheme":"HTTP"}},"periodSeconds":10,"timeoutSeconds":1,"successThreshold":1,"failureThreshold":3}},"livenessProbe":{{"httpGet":{{"path":"/healthz","port":"http","scheme":"HTTP"}},"initialDelaySeconds":10,"periodSeconds":10,"timeoutSeconds":1,"successThreshold":1,"failureThreshold":3}},"volumeMounts":[{{"name":"kube-api-access-{p}","mountPath":"/var/run/secrets/kubernetes.io/serviceaccount","readOnly":true}}],"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File"}}],"dnsPolicy":"ClusterFirst",{node_name}"restartPolicy":"Always","schedulerName":"default-scheduler","serviceAccountName":"default","terminationGracePeriodSeconds":30,"tolerations":[{{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}},{{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}}],"volumes":[{{"name":"kube-api-access-{p}","projected":{{"defaultMode":420,"sources":[{{"serviceAccountToken":{{"expirationSeconds":3607,"path":"token"}}}},{{"configMap":{{"name":"kube-root-ca.crt","items":[{{"key":"ca.crt","path":"ca.crt"}}]}}}},{{"downwardAPI":{{"items":[{{"path":"namespace","fieldRef":{{"apiVersion":"v1","fieldPath":"metadata.namespace"}}}}]}}}}]}}}}]}},"status":{{"phase":"{phase}","conditions":[{{"type":"Initialized","status":"True","lastProbeTime":null,"lastTransitionTime":"2026-11-01T00:00:01Z"}},{{"type":"Ready","status":"{ready}","lastProbeTime":null,"lastTransitionTime":"2026-11-01T00:00:10Z"}},{{"type":"ContainersReady","status":"{ready}","lastProbeTime":null,"lastTransitionTime":"2026-11-01T00:00:10Z"}}{sched}],"hostIP":"10.0.{node}.10","podIP":"10.244.{node}.{ip}","podIPs":[{{"ip":"10.244.{node}.{ip}"}}],"qosClass":"Burstable","startTime":"2026-11-01T00:00:01Z"{statuses}}}}}"#,
@@ -102,7 +106,11 @@ pub fn generate(size: SnapshotSize) -> String {
         let ns = format!("team-{}", d % 40);
         let pod = format!("app-{d}-5d9f8c7b6-{p}");
         let (kind, reason, template, component) = reasons[e % reasons.len()];
-        let message = template.replace("{ns}", &ns).replace("{pod}", &pod).replace("{node}", &(p % size.nodes.max(1)).to_string()).replace("{uid}", &format!("pod-uid-{p}"));
+        let message = template
+            .replace("{ns}", &ns)
+            .replace("{pod}", &pod)
+            .replace("{node}", &(p % size.nodes.max(1)).to_string())
+            .replace("{uid}", &format!("pod-uid-{p}"));
         let message = serde_json::to_string(&message).unwrap_or_default();
         let _ = write!(
             s,

@@ -2,8 +2,8 @@
 //! about them, and a record of what could not be read.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -121,7 +121,9 @@ impl ResourceKind {
             ValidatingWebhookConfiguration => {
                 ("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", false)
             }
-            MutatingWebhookConfiguration => ("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", false),
+            MutatingWebhookConfiguration => {
+                ("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", false)
+            }
             Event => ("", "v1", "events", true),
         }
     }
@@ -367,10 +369,31 @@ impl Cluster {
             ($($f:ident),*) => { $( self.$f.extend(other.$f); )* };
         }
         take!(
-            pods, deployments, replica_sets, stateful_sets, daemon_sets, jobs, cron_jobs, services, endpoints,
-            endpoint_slices, ingresses, ingress_classes, persistent_volume_claims, persistent_volumes,
-            storage_classes, config_maps, secrets, nodes, namespaces, horizontal_pod_autoscalers,
-            pod_disruption_budgets, validating_webhooks, mutating_webhooks, events, skipped
+            pods,
+            deployments,
+            replica_sets,
+            stateful_sets,
+            daemon_sets,
+            jobs,
+            cron_jobs,
+            services,
+            endpoints,
+            endpoint_slices,
+            ingresses,
+            ingress_classes,
+            persistent_volume_claims,
+            persistent_volumes,
+            storage_classes,
+            config_maps,
+            secrets,
+            nodes,
+            namespaces,
+            horizontal_pod_autoscalers,
+            pod_disruption_budgets,
+            validating_webhooks,
+            mutating_webhooks,
+            events,
+            skipped
         );
         self.loaded.extend(other.loaded);
         for (k, n) in other.ignored {
@@ -637,9 +660,26 @@ impl<'a> ClusterIndex<'a> {
             };
         }
         labels!(
-            Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, Service, Endpoints, Ingress,
-            IngressClass, PersistentVolumeClaim, PersistentVolume, StorageClass, ConfigMap, Secret, Node, Namespace,
-            HorizontalPodAutoscaler, PodDisruptionBudget
+            Pod,
+            Deployment,
+            ReplicaSet,
+            StatefulSet,
+            DaemonSet,
+            Job,
+            CronJob,
+            Service,
+            Endpoints,
+            Ingress,
+            IngressClass,
+            PersistentVolumeClaim,
+            PersistentVolume,
+            StorageClass,
+            ConfigMap,
+            Secret,
+            Node,
+            Namespace,
+            HorizontalPodAutoscaler,
+            PodDisruptionBudget
         )
     }
 }

@@ -245,8 +245,11 @@ fn link(findings: &mut [Finding]) {
         // "3 related Pod findings: CrashLoopBackOff (2), OOMKilled (1)"
         let mut by_kind: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
         for &j in rel {
-            *by_kind.entry(findings[j].object.kind.as_str()).or_default().entry(findings[j].reason.as_str()).or_default() +=
-                1;
+            *by_kind
+                .entry(findings[j].object.kind.as_str())
+                .or_default()
+                .entry(findings[j].reason.as_str())
+                .or_default() += 1;
         }
         let parts: Vec<String> = by_kind
             .iter()

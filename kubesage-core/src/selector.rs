@@ -130,10 +130,7 @@ fn parse_clause(clause: &str) -> Result<Requirement, String> {
         .strip_prefix('(')
         .and_then(|s| s.strip_suffix(')'))
         .ok_or_else(|| format!("expected a parenthesised value list after {op:?}"))?;
-    let values = inner
-        .split(',')
-        .map(|v| valid_value(v.trim()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let values = inner.split(',').map(|v| valid_value(v.trim())).collect::<Result<Vec<_>, _>>()?;
     match op {
         "in" => Ok(Requirement::In(valid_key(key)?, values)),
         "notin" => Ok(Requirement::NotIn(valid_key(key)?, values)),

@@ -55,12 +55,7 @@ pub fn format_rfc3339(t: i64) -> String {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 /// Renders a duration in seconds the way `kubectl` shows ages: `45s`, `12m`, `3h`, `5d`.
@@ -113,7 +108,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "2024-02-29", "2024-13-01T00:00:00Z", "2024-02-29T12:30:15", "2024-02-29T12:30:15Zjunk", "２０２４-02-29T12:30:15Z"] {
+        for bad in [
+            "",
+            "2024-02-29",
+            "2024-13-01T00:00:00Z",
+            "2024-02-29T12:30:15",
+            "2024-02-29T12:30:15Zjunk",
+            "２０２４-02-29T12:30:15Z",
+        ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
     }

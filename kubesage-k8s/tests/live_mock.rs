@@ -71,7 +71,13 @@ async fn one_list_call_per_kind() {
     pages.insert("/api/v1/nodes".to_owned(), vec![json!({"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": [{"metadata": {"name": "n1"}, "spec": {"unschedulable": true}}]})]);
     let (client, log) = mock(pages, BTreeMap::new());
     let source = LiveSource::from_client(client, "mock");
-    let kinds = [ResourceKind::Pod, ResourceKind::Node, ResourceKind::Deployment, ResourceKind::Event, ResourceKind::EndpointSlice];
+    let kinds = [
+        ResourceKind::Pod,
+        ResourceKind::Node,
+        ResourceKind::Deployment,
+        ResourceKind::Event,
+        ResourceKind::EndpointSlice,
+    ];
     let cluster = within(source.read(&scope(&kinds))).await.expect("the scan succeeds");
 
     assert_eq!(cluster.pods.len(), 2);
@@ -107,17 +113,23 @@ async fn follows_continue_tokens() {
     );
     let (client, log) = mock(pages, BTreeMap::new());
     let source = LiveSource::from_client(client, "mock").page_size(2);
-    let scope = SourceScope { namespace: Some("shop".into()), kinds: [ResourceKind::Pod, ResourceKind::Node].into_iter().collect() };
+    let scope = SourceScope {
+        namespace: Some("shop".into()),
+        kinds: [ResourceKind::Pod, ResourceKind::Node].into_iter().collect(),
+    };
     let cluster = within(source.read(&scope)).await.expect("the scan succeeds");
     let names: Vec<&str> = cluster.pods.iter().map(|p| p.metadata.name.as_str()).collect();
     assert_eq!(names, vec!["a", "b", "c", "d", "e"]);
     let requests = log.lock().expect("log").clone();
     let pod_requests: Vec<&String> = requests.iter().filter(|r| r.contains("/pods")).collect();
-    assert_eq!(pod_requests, vec![
-        "/api/v1/namespaces/shop/pods?limit=2",
-        "/api/v1/namespaces/shop/pods?limit=2&continue=page1",
-        "/api/v1/namespaces/shop/pods?limit=2&continue=page2",
-    ]);
+    assert_eq!(
+        pod_requests,
+        vec![
+            "/api/v1/namespaces/shop/pods?limit=2",
+            "/api/v1/namespaces/shop/pods?limit=2&continue=page1",
+            "/api/v1/namespaces/shop/pods?limit=2&continue=page2",
+        ]
+    );
     // Nodes are cluster-scoped: listed whole even in a namespaced scan.
     assert!(requests.iter().any(|r| r == "/api/v1/nodes?limit=2"));
 }
@@ -165,7 +177,11 @@ async fn malformed_list_is_skipped_with_reason() {
     let cluster = within(source.read(&scope(&[ResourceKind::Pod, ResourceKind::Node]))).await.expect("nodes were read");
     assert!(cluster.is_loaded(ResourceKind::Node));
     assert!(!cluster.is_loaded(ResourceKind::Pod));
-    assert!(cluster.skipped.iter().any(|s| s.kind == "Pod" && s.reason.contains("invalid type")), "{:?}", cluster.skipped);
+    assert!(
+        cluster.skipped.iter().any(|s| s.kind == "Pod" && s.reason.contains("invalid type")),
+        "{:?}",
+        cluster.skipped
+    );
 }
 
 fn kubeconfig(server: &str) -> tempfile::NamedTempFile {
@@ -182,7 +198,8 @@ async fn unreachable_server_is_a_clear_error() {
     // Bind then drop a listener to find a loopback port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
     let kc = kubeconfig(&format!("http://127.0.0.1:{port}"));
-    let options = LiveOptions { kubeconfig: Some(kc.path().to_owned()), timeout: Duration::from_secs(3), ..Default::default() };
+    let options =
+        LiveOptions { kubeconfig: Some(kc.path().to_owned()), timeout: Duration::from_secs(3), ..Default::default() };
     let source = LiveSource::connect(&options).await.expect("the kubeconfig is valid");
     let result = within(source.read(&scope(&[ResourceKind::Pod, ResourceKind::Event]))).await;
     match result {
@@ -197,7 +214,8 @@ async fn unreachable_server_is_a_clear_error() {
 #[tokio::test]
 async fn bad_kubeconfigs_are_typed_errors() {
     let kc = kubeconfig("http://127.0.0.1:1");
-    let unknown_context = LiveOptions { kubeconfig: Some(kc.path().to_owned()), context: Some("prod".into()), ..Default::default() };
+    let unknown_context =
+        LiveOptions { kubeconfig: Some(kc.path().to_owned()), context: Some("prod".into()), ..Default::default() };
     assert!(matches!(LiveSource::connect(&unknown_context).await, Err(Error::Kubeconfig(m)) if m.contains("prod")));
 
     let garbage = tempfile::NamedTempFile::new().expect("temp file");

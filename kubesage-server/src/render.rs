@@ -19,7 +19,8 @@ struct Document<'a> {
 
 /// The report as pretty JSON: `{"source", "findings": [...], "summary", "skipped", "warnings", "observed_at"}`.
 pub fn json(report: &Report, source: &str) -> Result<String> {
-    let mut text = serde_json::to_string_pretty(&Document { source, report }).map_err(|e| Error::Output(e.to_string()))?;
+    let mut text =
+        serde_json::to_string_pretty(&Document { source, report }).map_err(|e| Error::Output(e.to_string()))?;
     text.push('\n');
     Ok(text)
 }
@@ -51,7 +52,11 @@ fn object_name(f: &Finding) -> String {
 /// Aligned columns, one finding per row; with `details`, evidence and next steps beneath.
 pub fn table(report: &Report, source: &str, details: bool) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "Scanned {source}{}", report.observed_at.as_ref().map(|t| format!(" (as of {t})")).unwrap_or_default());
+    let _ = writeln!(
+        s,
+        "Scanned {source}{}",
+        report.observed_at.as_ref().map(|t| format!(" (as of {t})")).unwrap_or_default()
+    );
     if report.findings.is_empty() {
         let _ = writeln!(s, "No problems found in {} objects.", report.summary.objects.values().sum::<usize>());
         return s;
@@ -71,8 +76,15 @@ pub fn table(report: &Report, source: &str, details: bool) -> String {
     let _ = writeln!(
         s,
         "\n{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
-        headers[0], headers[1], headers[2], headers[3], headers[4],
-        w0 = widths[0], w1 = widths[1], w2 = widths[2], w3 = widths[3]
+        headers[0],
+        headers[1],
+        headers[2],
+        headers[3],
+        headers[4],
+        w0 = widths[0],
+        w1 = widths[1],
+        w2 = widths[2],
+        w3 = widths[3]
     );
     let by_id: HashMap<&str, &Finding> = report.findings.iter().map(|f| (f.id.as_str(), f)).collect();
     for (f, r) in report.findings.iter().zip(&rows) {
@@ -80,8 +92,15 @@ pub fn table(report: &Report, source: &str, details: bool) -> String {
         let _ = writeln!(
             s,
             "{on}{:<w0$}{off}  {:<w1$}  {:<w2$}  {:<w3$}  {}",
-            r[0], r[1], r[2], r[3], r[4],
-            w0 = widths[0], w1 = widths[1], w2 = widths[2], w3 = widths[3]
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3]
         );
         if details {
             for e in &f.evidence {
@@ -135,7 +154,15 @@ pub fn markdown(report: &Report, source: &str) -> String {
     if !report.findings.is_empty() {
         let _ = writeln!(s, "| Severity | Object | Reason | Summary |\n|---|---|---|---|");
         for f in &report.findings {
-            let _ = writeln!(s, "| {} | {} `{}` | {} | {} |", f.severity, f.object.kind, object_name(f), f.reason, escape_cell(&f.summary));
+            let _ = writeln!(
+                s,
+                "| {} | {} `{}` | {} | {} |",
+                f.severity,
+                f.object.kind,
+                object_name(f),
+                f.reason,
+                escape_cell(&f.summary)
+            );
         }
         let _ = writeln!(s);
     }

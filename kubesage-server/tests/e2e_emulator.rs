@@ -45,12 +45,8 @@ fn start_emulator(objects: &std::path::Path, forbid: &[&str]) -> Emulator {
     for f in forbid {
         cmd.arg("--forbid").arg(f);
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the emulator");
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start the emulator");
     let stdout = child.stdout.take().expect("emulator stdout");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -144,7 +140,10 @@ fn live_scan_through_the_emulator_matches_the_snapshot() {
     assert!(only_live.iter().all(|p| p.ends_with("Pending") || p.contains("StuckTerminating")), "{only_live:#?}");
     for p in snapshot_problems.difference(&live_problems) {
         assert!(
-            p.contains("TLSSecret") || p.contains("MissingReference") || p.contains("Pending") || p.contains("StuckTerminating"),
+            p.contains("TLSSecret")
+                || p.contains("MissingReference")
+                || p.contains("Pending")
+                || p.contains("StuckTerminating"),
             "{p} was found in the snapshot but not live"
         );
     }

@@ -12,8 +12,8 @@
 mod event;
 mod network;
 mod node;
-mod policy;
 mod pod;
+mod policy;
 mod storage;
 mod workloads;
 
@@ -24,19 +24,19 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 pub use event::{Event, EventSeries, InvolvedObject};
 pub use network::{
-    EndpointAddress, EndpointSlice, EndpointSliceEndpoint, EndpointSubset, Endpoints, Ingress, IngressBackend,
-    IngressClass, IngressHttp, IngressPath, IngressRule, IngressServiceBackend, IngressServicePort, IngressSpec,
-    IngressTls, EndpointConditions, TargetRef, Service, ServicePort, ServiceSpec,
+    EndpointAddress, EndpointConditions, EndpointSlice, EndpointSliceEndpoint, EndpointSubset, Endpoints, Ingress,
+    IngressBackend, IngressClass, IngressHttp, IngressPath, IngressRule, IngressServiceBackend, IngressServicePort,
+    IngressSpec, IngressTls, Service, ServicePort, ServiceSpec, TargetRef,
 };
 pub use node::{
-    Namespace, Node, NodeSpec, NodeStatus, Taint, Webhook, WebhookClientConfig, WebhookConfiguration,
-    WebhookServiceRef,
+    Namespace, Node, NodeSpec, NodeStatus, Taint, Webhook, WebhookClientConfig, WebhookConfiguration, WebhookServiceRef,
+};
+pub use pod::{
+    ClaimRef, Container, ContainerPort, ContainerState, ContainerStatus, EnvFromSource, EnvVar, EnvVarSource, KeyRef,
+    NameRef, Pod, PodSpec, PodStatus, PodTemplate, Probe, ProjectedSource, ProjectedVolume, ResourceRequirements,
+    StateRunning, StateTerminated, StateWaiting, Volume,
 };
 pub use policy::{HorizontalPodAutoscaler, HpaMetric, PodDisruptionBudget, ScaleTargetRef};
-pub use pod::{
-    Container, ContainerState, ContainerStatus, EnvFromSource, EnvVar, KeyRef, NameRef, Pod, PodSpec, PodStatus,
-    PodTemplate, Probe, ResourceRequirements, StateRunning, StateTerminated, StateWaiting, Volume, ClaimRef, ContainerPort, EnvVarSource, ProjectedSource, ProjectedVolume,
-};
 pub use storage::{
     ConfigMap, PersistentVolume, PersistentVolumeClaim, PvClaimRef, PvSpec, PvStatus, PvcSpec, PvcStatus, Secret,
     StorageClass,
@@ -327,7 +327,11 @@ mod tests {
         assert!(!sel.matches(&labels(&[("tier", "a")])));
         assert!(LabelSelector::default().matches(&labels(&[])));
         let bogus = LabelSelector {
-            match_expressions: vec![LabelSelectorRequirement { key: "a".into(), operator: "Near".into(), values: vec![] }],
+            match_expressions: vec![LabelSelectorRequirement {
+                key: "a".into(),
+                operator: "Near".into(),
+                values: vec![],
+            }],
             ..Default::default()
         };
         assert!(!bogus.matches(&labels(&[("a", "1")])));

@@ -265,7 +265,6 @@ pub struct IngressClass {
 impl IngressClass {
     /// Whether this class is the cluster default.
     pub fn is_default(&self) -> bool {
-        self.metadata.annotations.get("ingressclass.kubernetes.io/is-default-class").map(String::as_str)
-            == Some("true")
+        self.metadata.annotations.get("ingressclass.kubernetes.io/is-default-class").map(String::as_str) == Some("true")
     }
 }

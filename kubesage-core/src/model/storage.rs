@@ -113,8 +113,7 @@ pub struct StorageClass {
 impl StorageClass {
     /// Whether this class is the cluster default.
     pub fn is_default(&self) -> bool {
-        self.metadata.annotations.get("storageclass.kubernetes.io/is-default-class").map(String::as_str)
-            == Some("true")
+        self.metadata.annotations.get("storageclass.kubernetes.io/is-default-class").map(String::as_str) == Some("true")
     }
 }
 

@@ -29,15 +29,27 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, cj: &'a CronJob, out: &mut Vec<Finding>
     let me = cj.object_ref();
     if let Err(why) = validate_schedule(&cj.spec.schedule) {
         out.push(
-            Finding::new(NAME, "InvalidSchedule", Severity::Critical, me.clone(), format!("Schedule {:?} is invalid: {why}", cj.spec.schedule))
-                .with_evidence(Evidence::field("spec.schedule", &cj.spec.schedule))
-                .with_step("Use five fields: minute hour day-of-month month day-of-week, or a macro such as @daily."),
+            Finding::new(
+                NAME,
+                "InvalidSchedule",
+                Severity::Critical,
+                me.clone(),
+                format!("Schedule {:?} is invalid: {why}", cj.spec.schedule),
+            )
+            .with_evidence(Evidence::field("spec.schedule", &cj.spec.schedule))
+            .with_step("Use five fields: minute hour day-of-month month day-of-week, or a macro such as @daily."),
         );
     }
     if cj.spec.suspend {
-        let mut f = Finding::new(NAME, "Suspended", Severity::Info, me.clone(), "CronJob is suspended: no new runs are scheduled")
-            .with_evidence(Evidence::field("spec.suspend", true))
-            .with_step("Resume it with: kubectl patch cronjob -p '{\"spec\":{\"suspend\":false}}'");
+        let mut f = Finding::new(
+            NAME,
+            "Suspended",
+            Severity::Info,
+            me.clone(),
+            "CronJob is suspended: no new runs are scheduled",
+        )
+        .with_evidence(Evidence::field("spec.suspend", true))
+        .with_step("Resume it with: kubectl patch cronjob -p '{\"spec\":{\"suspend\":false}}'");
         if let Some(t) = &cj.status.last_schedule_time {
             f = f.with_evidence(Evidence::field("status.lastScheduleTime", t));
         }
@@ -48,9 +60,15 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, cj: &'a CronJob, out: &mut Vec<Finding>
     let latest = jobs.iter().max_by(|a, b| a.metadata.creation_timestamp.cmp(&b.metadata.creation_timestamp));
     if let Some(job) = latest {
         if let Some(c) = condition(&job.status.conditions, "Failed").filter(|c| c.status == "True") {
-            let mut f = Finding::new(NAME, "LastRunFailed", Severity::Warning, me, format!("The last run, Job {}, failed: {}", job.metadata.name, c.reason))
-                .with_evidence(Evidence::condition(c))
-                .with_link(job.object_ref());
+            let mut f = Finding::new(
+                NAME,
+                "LastRunFailed",
+                Severity::Warning,
+                me,
+                format!("The last run, Job {}, failed: {}", job.metadata.name, c.reason),
+            )
+            .with_evidence(Evidence::condition(c))
+            .with_link(job.object_ref());
             if let Some(t) = &cj.status.last_successful_time {
                 f = f.with_evidence(Evidence::field("status.lastSuccessfulTime", t));
             } else {
@@ -68,6 +86,14 @@ pub(crate) fn validate_schedule(schedule: &str) -> Result<(), String> {
         return Err("it is empty".into());
     }
     if let Some(macro_) = s.strip_prefix('@') {
+        // `@every <duration>` is accepted too (the controller parses with robfig/cron).
+        if let Some(every) = macro_.strip_prefix("every ") {
+            return if is_go_duration(every) {
+                Ok(())
+            } else {
+                Err(format!("{every:?} is not a duration such as 90s or 1h30m"))
+            };
+        }
         return match macro_ {
             "yearly" | "annually" | "monthly" | "weekly" | "daily" | "midnight" | "hourly" => Ok(()),
             _ => Err(format!("unknown macro @{macro_}")),
@@ -90,6 +116,32 @@ pub(crate) fn validate_schedule(schedule: &str) -> Result<(), String> {
         validate_field(field, lo, hi, names, name_base).map_err(|e| format!("{label} field {field:?}: {e}"))?;
     }
     Ok(())
+}
+
+/// Whether `s` is a Go duration (`90s`, `1h30m`, `1.5h`), as `@every` takes.
+fn is_go_duration(s: &str) -> bool {
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if s == "0" {
+        return true;
+    }
+    let mut rest = s;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number = &rest[..n];
+        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+            return false;
+        }
+        rest = &rest[n..];
+        let u = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        if !matches!(&rest[..u], "ns" | "us" | "\u{b5}s" | "\u{3bc}s" | "ms" | "s" | "m" | "h") {
+            return false;
+        }
+        rest = &rest[u..];
+    }
+    true
 }
 
 fn validate_field(field: &str, lo: u32, hi: u32, names: &[&str], name_base: u32) -> Result<(), String> {
@@ -135,10 +187,33 @@ mod tests {
 
     #[test]
     fn schedules() {
-        for ok in ["0 2 * * *", "*/15 * * * 1-5", "0 0 1 JAN,jul ?", "@daily", "5,35 8-18/2 * * SUN-SAT"] {
+        for ok in [
+            "0 2 * * *",
+            "*/15 * * * 1-5",
+            "0 0 1 JAN,jul ?",
+            "@daily",
+            "5,35 8-18/2 * * SUN-SAT",
+            "@every 48h",
+            "@every 1h30m",
+            "@every 1.5h",
+        ] {
             assert!(validate_schedule(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "* * * *", "61 * * * *", "* 24 * * *", "0 0 0 * *", "*/0 * * * *", "@sometimes", "5-1 * * * *", "a b c d e"] {
+        for bad in [
+            "",
+            "* * * *",
+            "61 * * * *",
+            "* 24 * * *",
+            "0 0 0 * *",
+            "*/0 * * * *",
+            "@sometimes",
+            "5-1 * * * *",
+            "a b c d e",
+            "@every",
+            "@every 5",
+            "@every 5x",
+            "@every h",
+        ] {
             assert!(validate_schedule(bad).is_err(), "{bad}");
         }
     }

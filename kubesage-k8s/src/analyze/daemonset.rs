@@ -48,7 +48,9 @@ impl Analyzer for DaemonSetAnalyzer {
                         f = f.with_link(ObjectRef::new("Node", "", p.spec.node_name.as_str()));
                     }
                 }
-                out.push(f.with_step("A daemon pod that is not ready often means its node is unhealthy: see the related Node findings."));
+                out.push(f.with_step(
+                    "A daemon pod that is not ready often means its node is unhealthy: see the related Node findings.",
+                ));
             }
             if st.number_misscheduled > 0 {
                 out.push(

@@ -62,8 +62,8 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, d: &'a Deployment, out: &mut Vec<Findin
         );
     }
 
-    if let Some(c) =
-        condition(&s.conditions, "Progressing").filter(|c| c.status == "False" && c.reason == "ProgressDeadlineExceeded")
+    if let Some(c) = condition(&s.conditions, "Progressing")
+        .filter(|c| c.status == "False" && c.reason == "ProgressDeadlineExceeded")
     {
         out.push(
             Finding::new(NAME, "ProgressDeadlineExceeded", Severity::Critical, me.clone(), format!("Rollout is stuck: {}", c.message))

@@ -48,31 +48,57 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, hpa: &'a HorizontalPodAutoscaler, out: 
             cx.cluster.is_loaded(ResourceKind::StatefulSet),
             cx.get::<StatefulSet>(ns, &target.name).map(|s| &s.spec.template.spec),
         ),
-        "ReplicaSet" => (cx.cluster.is_loaded(ResourceKind::ReplicaSet), cx.get::<ReplicaSet>(ns, &target.name).map(|_| None).unwrap_or(None)),
+        "ReplicaSet" => (
+            cx.cluster.is_loaded(ResourceKind::ReplicaSet),
+            cx.get::<ReplicaSet>(ns, &target.name).map(|_| None).unwrap_or(None),
+        ),
         _ => (false, None),
     };
-    let exists = template.is_some() || (target.kind == "ReplicaSet" && cx.get::<ReplicaSet>(ns, &target.name).is_some());
+    let exists =
+        template.is_some() || (target.kind == "ReplicaSet" && cx.get::<ReplicaSet>(ns, &target.name).is_some());
     if known && !exists {
-        let mut f = Finding::new(NAME, "TargetNotFound", Severity::Critical, me.clone(), format!("Scale target {} {} does not exist", target.kind, target.name))
-            .with_evidence(Evidence::field("spec.scaleTargetRef", format!("{}/{}", target.kind, target.name)));
+        let mut f = Finding::new(
+            NAME,
+            "TargetNotFound",
+            Severity::Critical,
+            me.clone(),
+            format!("Scale target {} {} does not exist", target.kind, target.name),
+        )
+        .with_evidence(Evidence::field("spec.scaleTargetRef", format!("{}/{}", target.kind, target.name)));
         if let Some(c) = condition(&hpa.status.conditions, "AbleToScale").filter(|c| c.status == "False") {
             f = f.with_evidence(Evidence::condition(c));
         }
-        out.push(f.with_step("Point scaleTargetRef at the workload's real name, or delete the autoscaler if the workload is gone."));
+        out.push(f.with_step(
+            "Point scaleTargetRef at the workload's real name, or delete the autoscaler if the workload is gone.",
+        ));
         return;
     }
 
     if let Some(c) = condition(&hpa.status.conditions, "AbleToScale").filter(|c| c.status == "False") {
         out.push(
-            Finding::new(NAME, "CannotScale", Severity::Critical, me.clone(), format!("Autoscaler cannot scale its target: {}", c.message))
-                .with_evidence(Evidence::condition(c))
-                .with_step("Check that the target exists and has a scale subresource, and the controller's permissions."),
+            Finding::new(
+                NAME,
+                "CannotScale",
+                Severity::Critical,
+                me.clone(),
+                format!("Autoscaler cannot scale its target: {}", c.message),
+            )
+            .with_evidence(Evidence::condition(c))
+            .with_step("Check that the target exists and has a scale subresource, and the controller's permissions."),
         );
     }
 
-    if let Some(c) = condition(&hpa.status.conditions, "ScalingActive").filter(|c| c.status == "False" && c.reason != "ScalingDisabled") {
-        let mut f = Finding::new(NAME, "ScalingInactive", Severity::Warning, me.clone(), format!("Autoscaler cannot compute replicas: {}", c.reason))
-            .with_evidence(Evidence::condition(c));
+    if let Some(c) = condition(&hpa.status.conditions, "ScalingActive")
+        .filter(|c| c.status == "False" && c.reason != "ScalingDisabled")
+    {
+        let mut f = Finding::new(
+            NAME,
+            "ScalingInactive",
+            Severity::Warning,
+            me.clone(),
+            format!("Autoscaler cannot compute replicas: {}", c.reason),
+        )
+        .with_evidence(Evidence::condition(c));
         // Utilization targets need requests on every container.
         if let Some(spec) = template {
             for resource in hpa.resource_metrics() {
@@ -86,12 +112,18 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, hpa: &'a HorizontalPodAutoscaler, out: 
                 }
             }
         }
-        out.push(f.with_step("Resource utilization needs requests on every container and a working metrics-server (kubectl top pods)."));
+        out.push(f.with_step(
+            "Resource utilization needs requests on every container and a working metrics-server (kubectl top pods).",
+        ));
     }
 
-    let limited = condition(&hpa.status.conditions, "ScalingLimited").is_some_and(|c| c.status == "True" && c.reason == "TooManyReplicas");
+    let scaling_limited = condition(&hpa.status.conditions, "ScalingLimited");
+    let limited = scaling_limited.is_some_and(|c| c.status == "True" && c.reason == "TooManyReplicas");
     let at_max = hpa.spec.max_replicas > 0 && hpa.status.current_replicas >= hpa.spec.max_replicas;
-    if at_max && (limited || hpa.status.desired_replicas >= hpa.spec.max_replicas) && hpa.spec.max_replicas > hpa.spec.min_replicas.unwrap_or(1) {
+    // desiredReplicas is capped at the maximum, so it cannot say "wants more" on its own:
+    // trust ScalingLimited when the controller reports it, fall back only without it (v1).
+    let wants_more = limited || (scaling_limited.is_none() && hpa.status.desired_replicas >= hpa.spec.max_replicas);
+    if at_max && wants_more && hpa.spec.max_replicas > hpa.spec.min_replicas.unwrap_or(1) {
         let mut f = Finding::new(
             NAME,
             "AtMaxReplicas",
@@ -105,7 +137,9 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, hpa: &'a HorizontalPodAutoscaler, out: 
         if let Some(c) = condition(&hpa.status.conditions, "ScalingLimited") {
             f = f.with_evidence(Evidence::condition(c));
         }
-        out.push(f.with_step("Load exceeds what maxReplicas allows: raise it if the cluster has room, or find why each pod is so busy."));
+        out.push(f.with_step(
+            "Load exceeds what maxReplicas allows: raise it if the cluster has room, or find why each pod is so busy.",
+        ));
     }
 
     for f in &mut out[start..] {

@@ -36,17 +36,36 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, ing: &'a Ingress, out: &mut Vec<Finding
             (Some(class), _) if cx.get::<IngressClass>("", class).is_none() => {
                 let known: Vec<&str> = cx.cluster.ingress_classes.iter().map(|c| c.metadata.name.as_str()).collect();
                 out.push(
-                    Finding::new(NAME, "MissingIngressClass", Severity::Critical, me.clone(), format!("IngressClass {class} does not exist; no controller serves this Ingress"))
-                        .with_evidence(Evidence::field("spec.ingressClassName", class))
-                        .with_evidence(Evidence::message(format!("IngressClasses in the cluster: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })))
-                        .with_step("Set spec.ingressClassName to a class that exists, or install the controller for this class."),
+                    Finding::new(
+                        NAME,
+                        "MissingIngressClass",
+                        Severity::Critical,
+                        me.clone(),
+                        format!("IngressClass {class} does not exist; no controller serves this Ingress"),
+                    )
+                    .with_evidence(Evidence::field("spec.ingressClassName", class))
+                    .with_evidence(Evidence::message(format!(
+                        "IngressClasses in the cluster: {}",
+                        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    )))
+                    .with_step(
+                        "Set spec.ingressClassName to a class that exists, or install the controller for this class.",
+                    ),
                 );
             }
             (None, None) if !cx.cluster.ingress_classes.iter().any(IngressClass::is_default) => {
                 out.push(
-                    Finding::new(NAME, "NoIngressClass", Severity::Warning, me.clone(), "No IngressClass is set and the cluster has no default class")
-                        .with_evidence(Evidence::message("spec.ingressClassName is unset and no IngressClass is annotated as default"))
-                        .with_step("Set spec.ingressClassName."),
+                    Finding::new(
+                        NAME,
+                        "NoIngressClass",
+                        Severity::Warning,
+                        me.clone(),
+                        "No IngressClass is set and the cluster has no default class",
+                    )
+                    .with_evidence(Evidence::message(
+                        "spec.ingressClassName is unset and no IngressClass is annotated as default",
+                    ))
+                    .with_step("Set spec.ingressClassName."),
                 );
             }
             _ => {}
@@ -71,7 +90,8 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, ing: &'a Ingress, out: &mut Vec<Finding
                     (None, None) => true,
                 };
                 if !port_ok {
-                    let port = backend.port.number.map(|n| n.to_string()).or(backend.port.name.clone()).unwrap_or_default();
+                    let port =
+                        backend.port.number.map(|n| n.to_string()).or(backend.port.name.clone()).unwrap_or_default();
                     bad_ports.push((path, backend.name.as_str(), port));
                 }
             }
@@ -93,10 +113,16 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, ing: &'a Ingress, out: &mut Vec<Finding
     }
     for (path, svc, port) in bad_ports {
         out.push(
-            Finding::new(NAME, "BackendPortNotFound", Severity::Critical, me.clone(), format!("Service {svc} has no port {port}"))
-                .with_evidence(Evidence::field(format!("{path}.port"), &port))
-                .with_link(ObjectRef::new("Service", ns, svc))
-                .with_step("Point the backend at a port the Service defines."),
+            Finding::new(
+                NAME,
+                "BackendPortNotFound",
+                Severity::Critical,
+                me.clone(),
+                format!("Service {svc} has no port {port}"),
+            )
+            .with_evidence(Evidence::field(format!("{path}.port"), &port))
+            .with_link(ObjectRef::new("Service", ns, svc))
+            .with_step("Point the backend at a port the Service defines."),
         );
     }
 

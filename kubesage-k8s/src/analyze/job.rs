@@ -28,13 +28,17 @@ impl Analyzer for JobAnalyzer {
             };
             let owner = job.metadata.controller();
             // A failed run of a CronJob is a warning: the next run may succeed.
-            let severity = if owner.is_some_and(|o| o.kind == "CronJob") { Severity::Warning } else { Severity::Critical };
+            let severity =
+                if owner.is_some_and(|o| o.kind == "CronJob") { Severity::Warning } else { Severity::Critical };
             let mut f = Finding::new(
                 NAME,
                 if failed.reason.is_empty() { "Failed" } else { failed.reason.as_str() },
                 severity,
                 job.object_ref(),
-                format!("Job failed: {}", if failed.message.is_empty() { failed.reason.as_str() } else { failed.message.as_str() }),
+                format!(
+                    "Job failed: {}",
+                    if failed.message.is_empty() { failed.reason.as_str() } else { failed.message.as_str() }
+                ),
             )
             .with_evidence(Evidence::condition(failed))
             .with_evidence(Evidence::field("status.failed", job.status.failed))
@@ -58,8 +62,12 @@ impl Analyzer for JobAnalyzer {
             }
             f = with_events(f, &warning_events(cx, "Job", ns, name, &[], 2));
             f = match failed.reason.as_str() {
-                "DeadlineExceeded" => f.with_step("The Job ran past spec.activeDeadlineSeconds: make it faster or raise the deadline."),
-                _ => f.with_step(format!("kubectl logs -n {ns} job/{name}: the last failed pod's logs say why it exited non-zero.")),
+                "DeadlineExceeded" => {
+                    f.with_step("The Job ran past spec.activeDeadlineSeconds: make it faster or raise the deadline.")
+                }
+                _ => f.with_step(format!(
+                    "kubectl logs -n {ns} job/{name}: the last failed pod's logs say why it exited non-zero."
+                )),
             };
             if let Some(o) = owner {
                 f = f.with_link(ObjectRef::new(o.kind.as_str(), ns, o.name.as_str()));

@@ -110,9 +110,9 @@ pub(crate) fn controllers_of<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod) -> Vec<
     let Some(owner) = pod.metadata.controller() else { return out };
     out.push(ObjectRef::new(owner.kind.as_str(), ns, owner.name.as_str()));
     let grand = match owner.kind.as_str() {
-        "ReplicaSet" => cx
-            .get::<kubesage_core::model::ReplicaSet>(ns, &owner.name)
-            .and_then(|rs| rs.metadata.controller()),
+        "ReplicaSet" => {
+            cx.get::<kubesage_core::model::ReplicaSet>(ns, &owner.name).and_then(|rs| rs.metadata.controller())
+        }
         "Job" => cx.get::<kubesage_core::model::Job>(ns, &owner.name).and_then(|j| j.metadata.controller()),
         _ => None,
     };
@@ -124,7 +124,11 @@ pub(crate) fn controllers_of<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod) -> Vec<
 
 /// Pods in a namespace that a selector picks (an empty selector picks none, as
 /// controllers and budgets treat it).
-pub(crate) fn pods_selected<'a>(cx: &AnalysisContext<'a>, namespace: &'a str, selector: &LabelSelector) -> Vec<&'a Pod> {
+pub(crate) fn pods_selected<'a>(
+    cx: &AnalysisContext<'a>,
+    namespace: &'a str,
+    selector: &LabelSelector,
+) -> Vec<&'a Pod> {
     if selector.is_empty() {
         return Vec::new();
     }
@@ -150,7 +154,11 @@ pub(crate) fn pods_matching<'a>(
 
 /// Ready and not-ready endpoint counts of a Service, from EndpointSlices when they were
 /// read, else from Endpoints; `None` when neither kind was read.
-pub(crate) fn endpoint_counts<'a>(cx: &AnalysisContext<'a>, namespace: &'a str, service: &'a str) -> Option<(usize, usize)> {
+pub(crate) fn endpoint_counts<'a>(
+    cx: &AnalysisContext<'a>,
+    namespace: &'a str,
+    service: &'a str,
+) -> Option<(usize, usize)> {
     if cx.cluster.is_loaded(ResourceKind::EndpointSlice) {
         let (mut ready, mut not_ready) = (0, 0);
         for slice in cx.index.slices_of(namespace, service) {

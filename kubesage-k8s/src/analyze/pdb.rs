@@ -31,7 +31,11 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, pdb: &'a PodDisruptionBudget, out: &mut
     let me = pdb.object_ref();
     let ns = pdb.metadata.namespace.as_str();
     let pods: Vec<_> = pods_selected(cx, ns, &pdb.spec.selector).into_iter().filter(|p| !p.is_finished()).collect();
-    let expected = if pdb.status.expected_pods > 0 { pdb.status.expected_pods } else { i64::try_from(pods.len()).unwrap_or(i64::MAX) };
+    let expected = if pdb.status.expected_pods > 0 {
+        pdb.status.expected_pods
+    } else {
+        i64::try_from(pods.len()).unwrap_or(i64::MAX)
+    };
     if expected == 0 {
         if cx.cluster.is_loaded(ResourceKind::Pod) {
             out.push(
@@ -59,11 +63,17 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, pdb: &'a PodDisruptionBudget, out: &mut
             .with_evidence(Evidence::field("status.disruptionsAllowed", pdb.status.disruptions_allowed))
             .with_step("Allow at least one disruption (maxUnavailable: 1, or minAvailable below the replica count), and run more replicas if one is too few.")
     } else if pdb.status.disruptions_allowed == 0 && healthy < pdb.status.desired_healthy {
-        Finding::new(NAME, "InsufficientHealthyPods", Severity::Warning, me, format!("Budget blocks disruption: {healthy} healthy pods, {} required", pdb.status.desired_healthy))
-            .with_evidence(Evidence::field("status.currentHealthy", healthy))
-            .with_evidence(Evidence::field("status.desiredHealthy", pdb.status.desired_healthy))
-            .with_evidence(Evidence::field("status.disruptionsAllowed", 0))
-            .with_step("Drains wait until the unhealthy pods recover: see the related Pod findings.")
+        Finding::new(
+            NAME,
+            "InsufficientHealthyPods",
+            Severity::Warning,
+            me,
+            format!("Budget blocks disruption: {healthy} healthy pods, {} required", pdb.status.desired_healthy),
+        )
+        .with_evidence(Evidence::field("status.currentHealthy", healthy))
+        .with_evidence(Evidence::field("status.desiredHealthy", pdb.status.desired_healthy))
+        .with_evidence(Evidence::field("status.disruptionsAllowed", 0))
+        .with_step("Drains wait until the unhealthy pods recover: see the related Pod findings.")
     } else {
         return;
     };

@@ -61,8 +61,9 @@ fn analyze_pod<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod, out: &mut Vec<Finding
                     .with_step(format!("Delete the leftover pod once understood: kubectl delete pod -n {ns} {name}")),
             );
         } else if !owners.iter().any(|o| o.kind == "Job") {
-            let mut f = Finding::new(NAME, "Failed", Severity::Warning, me.clone(), "Pod failed and will not be restarted")
-                .with_evidence(Evidence::field("status.phase", "Failed"));
+            let mut f =
+                Finding::new(NAME, "Failed", Severity::Warning, me.clone(), "Pod failed and will not be restarted")
+                    .with_evidence(Evidence::field("status.phase", "Failed"));
             if !pod.status.reason.is_empty() {
                 f = f.with_evidence(Evidence::field("status.reason", &pod.status.reason));
             }
@@ -112,9 +113,15 @@ fn analyze_pod<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod, out: &mut Vec<Finding
         let age = cx.age(pod.metadata.creation_timestamp.as_deref()).unwrap_or(0);
         if age > PENDING_GRACE_SECS {
             out.push(
-                Finding::new(NAME, "Pending", Severity::Warning, me.clone(), format!("Pod has been pending for {} without being scheduled", human_duration(age)))
-                    .with_evidence(Evidence::field("status.phase", "Pending"))
-                    .with_step("Check that the scheduler named in spec.schedulerName is running."),
+                Finding::new(
+                    NAME,
+                    "Pending",
+                    Severity::Warning,
+                    me.clone(),
+                    format!("Pod has been pending for {} without being scheduled", human_duration(age)),
+                )
+                .with_evidence(Evidence::field("status.phase", "Pending"))
+                .with_step("Check that the scheduler named in spec.schedulerName is running."),
             );
         }
     }
@@ -148,9 +155,19 @@ fn analyze_pod<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod, out: &mut Vec<Finding
         let oom = last.is_some_and(|t| t.reason == "OOMKilled")
             || cs.state.terminated.as_ref().is_some_and(|t| t.reason == "OOMKilled");
         match waiting {
-            "CrashLoopBackOff" | "RunContainerError" if oom => out.push(oom_finding(pod, cs, container, Severity::Critical)),
+            "CrashLoopBackOff" | "RunContainerError" if oom => {
+                out.push(oom_finding(pod, cs, container, Severity::Critical))
+            }
             "CrashLoopBackOff" => {
-                let exit = last.map(|t| format!("; last exit code {} ({})", t.exit_code, if t.reason.is_empty() { "no reason" } else { &t.reason })).unwrap_or_default();
+                let exit = last
+                    .map(|t| {
+                        format!(
+                            "; last exit code {} ({})",
+                            t.exit_code,
+                            if t.reason.is_empty() { "no reason" } else { &t.reason }
+                        )
+                    })
+                    .unwrap_or_default();
                 let mut f = Finding::new(
                     NAME,
                     "CrashLoopBackOff",
@@ -161,19 +178,24 @@ fn analyze_pod<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod, out: &mut Vec<Finding
                 .with_evidence(Evidence::field(status_path(pod, cs, "state.waiting.reason"), "CrashLoopBackOff"))
                 .with_evidence(Evidence::field(status_path(pod, cs, "restartCount"), cs.restart_count));
                 if let Some(t) = last {
-                    f = f.with_evidence(Evidence::field(status_path(pod, cs, "lastState.terminated.exitCode"), t.exit_code));
+                    f = f.with_evidence(Evidence::field(
+                        status_path(pod, cs, "lastState.terminated.exitCode"),
+                        t.exit_code,
+                    ));
                     if !t.message.is_empty() {
-                        f = f.with_evidence(Evidence::field(status_path(pod, cs, "lastState.terminated.message"), &t.message));
+                        f = f.with_evidence(Evidence::field(
+                            status_path(pod, cs, "lastState.terminated.message"),
+                            &t.message,
+                        ));
                     }
                     if let Some(hint) = exit_code_hint(t.exit_code) {
                         f = f.with_evidence(Evidence::message(hint));
                     }
                 }
                 f = with_events(f, &warning_events(cx, "Pod", ns, name, &["BackOff"], 1));
-                out.push(
-                    f.with_step(format!("kubectl logs -n {ns} {name} -c {} --previous", cs.name))
-                        .with_step("Fix the error the previous run logged; the kubelet keeps restarting it with growing back-off."),
-                );
+                out.push(f.with_step(format!("kubectl logs -n {ns} {name} -c {} --previous", cs.name)).with_step(
+                    "Fix the error the previous run logged; the kubelet keeps restarting it with growing back-off.",
+                ));
             }
             "ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" | "ErrImageNeverPull" => {
                 let image = container.map(|c| c.image.as_str()).unwrap_or(cs.image.as_str());
@@ -191,14 +213,19 @@ fn analyze_pod<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod, out: &mut Vec<Finding
                     f = f.with_evidence(Evidence::field(status_path(pod, cs, "state.waiting.message"), msg));
                 }
                 f = with_events(f, &pull_events);
-                let not_found = pull_events.iter().any(|e| e.message.contains("not found") || e.message.contains("manifest unknown"));
-                let denied = pull_events.iter().any(|e| e.message.contains("denied") || e.message.contains("unauthorized"));
+                let not_found = pull_events
+                    .iter()
+                    .any(|e| e.message.contains("not found") || e.message.contains("manifest unknown"));
+                let denied =
+                    pull_events.iter().any(|e| e.message.contains("denied") || e.message.contains("unauthorized"));
                 if not_found {
                     f = f.with_step("The tag or digest does not exist in the registry: check the image reference for typos and that the build was pushed.");
                 } else if denied {
                     f = f.with_step("The registry refused the pull: add or fix imagePullSecrets for this namespace's service account.");
                 } else {
-                    f = f.with_step("Check the image reference, registry reachability from the node, and imagePullSecrets.");
+                    f = f.with_step(
+                        "Check the image reference, registry reachability from the node, and imagePullSecrets.",
+                    );
                 }
                 out.push(f);
             }
@@ -209,25 +236,39 @@ fn analyze_pod<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod, out: &mut Vec<Finding
                     "CreateContainerConfigError",
                     Severity::Critical,
                     me.clone(),
-                    format!("Container {} cannot start: {}", cs.name, if msg.is_empty() { "its configuration is invalid" } else { msg }),
+                    format!(
+                        "Container {} cannot start: {}",
+                        cs.name,
+                        if msg.is_empty() { "its configuration is invalid" } else { msg }
+                    ),
                 )
                 .with_evidence(Evidence::field(status_path(pod, cs, "state.waiting.reason"), waiting));
                 if !msg.is_empty() {
                     f = f.with_evidence(Evidence::field(status_path(pod, cs, "state.waiting.message"), msg));
                 }
-                for m in missing.iter().filter(|m| m.container.as_deref() == Some(cs.name.as_str()) || m.container.is_none()) {
+                for m in
+                    missing.iter().filter(|m| m.container.as_deref() == Some(cs.name.as_str()) || m.container.is_none())
+                {
                     f = f.with_evidence(Evidence::message(&m.text));
                 }
-                out.push(f.with_step("Create the missing ConfigMap or Secret (or key), or mark the reference optional."));
+                out.push(
+                    f.with_step("Create the missing ConfigMap or Secret (or key), or mark the reference optional."),
+                );
                 config_error_reported = true;
             }
             "CreateContainerError" | "RunContainerError" | "ContainerCannotRun" => {
                 let msg = cs.state.waiting.as_ref().map(|w| w.message.as_str()).unwrap_or_default();
                 out.push(
-                    Finding::new(NAME, "ContainerCannotRun", Severity::Critical, me.clone(), format!("Container {} cannot be started: {}", cs.name, first_sentence(msg)))
-                        .with_evidence(Evidence::field(status_path(pod, cs, "state.waiting.reason"), waiting))
-                        .with_evidence(Evidence::field(status_path(pod, cs, "state.waiting.message"), msg))
-                        .with_step("Check the command, entrypoint and security context of the container."),
+                    Finding::new(
+                        NAME,
+                        "ContainerCannotRun",
+                        Severity::Critical,
+                        me.clone(),
+                        format!("Container {} cannot be started: {}", cs.name, first_sentence(msg)),
+                    )
+                    .with_evidence(Evidence::field(status_path(pod, cs, "state.waiting.reason"), waiting))
+                    .with_evidence(Evidence::field(status_path(pod, cs, "state.waiting.message"), msg))
+                    .with_step("Check the command, entrypoint and security context of the container."),
                 );
             }
             _ if oom && cs.restart_count > 0 => out.push(oom_finding(pod, cs, container, Severity::Warning)),
@@ -237,8 +278,10 @@ fn analyze_pod<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod, out: &mut Vec<Finding
 
     // Probes, from events.
     let probe_events = warning_events(cx, "Pod", ns, name, &["Unhealthy"], 20);
-    let readiness: Vec<_> = probe_events.iter().copied().filter(|e| e.message.starts_with("Readiness probe failed")).take(2).collect();
-    let liveness: Vec<_> = probe_events.iter().copied().filter(|e| e.message.starts_with("Liveness probe failed")).take(2).collect();
+    let readiness: Vec<_> =
+        probe_events.iter().copied().filter(|e| e.message.starts_with("Readiness probe failed")).take(2).collect();
+    let liveness: Vec<_> =
+        probe_events.iter().copied().filter(|e| e.message.starts_with("Liveness probe failed")).take(2).collect();
     let crashing = out[start..].iter().any(|f| f.reason == "CrashLoopBackOff" || f.reason == "OOMKilled");
     if !readiness.is_empty() && !pod.is_ready() && pod.status.phase == "Running" {
         let mut f = Finding::new(
@@ -257,8 +300,10 @@ fn analyze_pod<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod, out: &mut Vec<Finding
                 .with_step(format!("kubectl logs -n {ns} {name}")),
         );
     }
-    if !liveness.is_empty() && !crashing {
-        let restarts: i64 = pod.status.container_statuses.iter().map(|c| c.restart_count).sum();
+    let restarts: i64 = pod.status.container_statuses.iter().map(|c| c.restart_count).sum();
+    // A miss below the failure threshold restarts nothing: only report kills.
+    let killed = restarts > 0 || events.iter().any(|e| e.reason == "Killing" && e.message.contains("liveness"));
+    if !liveness.is_empty() && !crashing && killed {
         let mut f = Finding::new(
             NAME,
             "LivenessProbeFailing",
@@ -305,8 +350,14 @@ fn link_all(findings: &mut [Finding], owners: &[ObjectRef]) {
 fn oom_finding(pod: &Pod, cs: &ContainerStatus, container: Option<&Container>, severity: Severity) -> Finding {
     let limit = container.and_then(|c| c.resources.limits.get("memory")).map(String::as_str);
     let summary = match limit {
-        Some(l) => format!("Container {} was OOMKilled: it used more than its {l} memory limit (restarted {} times)", cs.name, cs.restart_count),
-        None => format!("Container {} was OOMKilled by the node (restarted {} times); it has no memory limit", cs.name, cs.restart_count),
+        Some(l) => format!(
+            "Container {} was OOMKilled: it used more than its {l} memory limit (restarted {} times)",
+            cs.name, cs.restart_count
+        ),
+        None => format!(
+            "Container {} was OOMKilled by the node (restarted {} times); it has no memory limit",
+            cs.name, cs.restart_count
+        ),
     };
     let mut f = Finding::new(NAME, "OOMKilled", severity, pod.object_ref(), summary)
         .with_evidence(Evidence::field(status_path(pod, cs, "lastState.terminated.reason"), "OOMKilled"))
@@ -318,7 +369,9 @@ fn oom_finding(pod: &Pod, cs: &ContainerStatus, container: Option<&Container>, s
         f = f.with_evidence(Evidence::field(format!("spec.containers[{}].resources.limits.memory", cs.name), l));
     }
     f.with_step("Raise the memory limit to the container's real peak (with headroom), or find what makes it grow.")
-        .with_step("Exit code 137 with reason OOMKilled means the kernel killed it; the app's logs usually end abruptly.")
+        .with_step(
+            "Exit code 137 with reason OOMKilled means the kernel killed it; the app's logs usually end abruptly.",
+        )
 }
 
 fn terminated_evidence(mut f: Finding, pod: &Pod) -> Finding {
@@ -359,7 +412,10 @@ fn exit_code_hint(code: i64) -> Option<&'static str> {
 fn scheduling_steps(message: &str) -> Vec<String> {
     let mut steps = Vec::new();
     if message.contains("Insufficient") {
-        steps.push("No node has room for the pod's requests: lower the requests, or add nodes or a larger node pool.".to_owned());
+        steps.push(
+            "No node has room for the pod's requests: lower the requests, or add nodes or a larger node pool."
+                .to_owned(),
+        );
     }
     if message.contains("untolerated taint") {
         steps.push("Some nodes are tainted (often NotReady or unreachable): fix those nodes or add a toleration if the pod may run there.".to_owned());
@@ -423,25 +479,77 @@ fn missing_references<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod) -> Vec<Missing
             let Some(src) = &env.value_from else { continue };
             if let Some(r) = src.config_map_key_ref.as_ref().filter(|r| !r.optional && cms) {
                 match cx.get::<ConfigMap>(ns, &r.name) {
-                    None => push(format!("ConfigMap {}", r.name), format!("env {} of container {} reads ConfigMap {ns}/{} which does not exist", env.name, c.name, r.name), Some(&c.name), false),
-                    Some(cm) if !cm.has_key(&r.key) => push(format!("key {} of ConfigMap {}", r.key, r.name), format!("env {} of container {} reads key {} of ConfigMap {ns}/{}, which has no such key (keys: {})", env.name, c.name, r.key, r.name, cm.data_keys.join(", ")), Some(&c.name), false),
+                    None => push(
+                        format!("ConfigMap {}", r.name),
+                        format!(
+                            "env {} of container {} reads ConfigMap {ns}/{} which does not exist",
+                            env.name, c.name, r.name
+                        ),
+                        Some(&c.name),
+                        false,
+                    ),
+                    Some(cm) if !cm.has_key(&r.key) => push(
+                        format!("key {} of ConfigMap {}", r.key, r.name),
+                        format!(
+                            "env {} of container {} reads key {} of ConfigMap {ns}/{}, which has no such key (keys: {})",
+                            env.name,
+                            c.name,
+                            r.key,
+                            r.name,
+                            cm.data_keys.join(", ")
+                        ),
+                        Some(&c.name),
+                        false,
+                    ),
                     Some(_) => {}
                 }
             }
             if let Some(r) = src.secret_key_ref.as_ref().filter(|r| !r.optional && secrets) {
                 match cx.get::<Secret>(ns, &r.name) {
-                    None => push(format!("Secret {}", r.name), format!("env {} of container {} reads Secret {ns}/{} which does not exist", env.name, c.name, r.name), Some(&c.name), false),
-                    Some(s) if !s.has_key(&r.key) => push(format!("key {} of Secret {}", r.key, r.name), format!("env {} of container {} reads key {} of Secret {ns}/{}, which has no such key", env.name, c.name, r.key, r.name), Some(&c.name), false),
+                    None => push(
+                        format!("Secret {}", r.name),
+                        format!(
+                            "env {} of container {} reads Secret {ns}/{} which does not exist",
+                            env.name, c.name, r.name
+                        ),
+                        Some(&c.name),
+                        false,
+                    ),
+                    Some(s) if !s.has_key(&r.key) => push(
+                        format!("key {} of Secret {}", r.key, r.name),
+                        format!(
+                            "env {} of container {} reads key {} of Secret {ns}/{}, which has no such key",
+                            env.name, c.name, r.key, r.name
+                        ),
+                        Some(&c.name),
+                        false,
+                    ),
                     Some(_) => {}
                 }
             }
         }
         for from in &c.env_from {
-            if let Some(r) = from.config_map_ref.as_ref().filter(|r| !r.optional && cms && cx.get::<ConfigMap>(ns, &r.name).is_none()) {
-                push(format!("ConfigMap {}", r.name), format!("envFrom of container {} loads ConfigMap {ns}/{} which does not exist", c.name, r.name), Some(&c.name), false);
+            if let Some(r) = from
+                .config_map_ref
+                .as_ref()
+                .filter(|r| !r.optional && cms && cx.get::<ConfigMap>(ns, &r.name).is_none())
+            {
+                push(
+                    format!("ConfigMap {}", r.name),
+                    format!("envFrom of container {} loads ConfigMap {ns}/{} which does not exist", c.name, r.name),
+                    Some(&c.name),
+                    false,
+                );
             }
-            if let Some(r) = from.secret_ref.as_ref().filter(|r| !r.optional && secrets && cx.get::<Secret>(ns, &r.name).is_none()) {
-                push(format!("Secret {}", r.name), format!("envFrom of container {} loads Secret {ns}/{} which does not exist", c.name, r.name), Some(&c.name), false);
+            if let Some(r) =
+                from.secret_ref.as_ref().filter(|r| !r.optional && secrets && cx.get::<Secret>(ns, &r.name).is_none())
+            {
+                push(
+                    format!("Secret {}", r.name),
+                    format!("envFrom of container {} loads Secret {ns}/{} which does not exist", c.name, r.name),
+                    Some(&c.name),
+                    false,
+                );
             }
         }
     }
@@ -451,17 +559,35 @@ fn missing_references<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod) -> Vec<Missing
         let secret_refs = v.secret.iter().chain(projected.filter_map(|s| s.secret.as_ref()));
         for r in cm_refs.filter(|r| !r.optional && cms) {
             if cx.get::<ConfigMap>(ns, &r.name).is_none() {
-                push(format!("ConfigMap {}", r.name), format!("volume {} mounts ConfigMap {ns}/{} which does not exist", v.name, r.name), None, true);
+                push(
+                    format!("ConfigMap {}", r.name),
+                    format!("volume {} mounts ConfigMap {ns}/{} which does not exist", v.name, r.name),
+                    None,
+                    true,
+                );
             }
         }
         for r in secret_refs.filter(|r| !r.optional && secrets) {
             if cx.get::<Secret>(ns, &r.name).is_none() {
-                push(format!("Secret {}", r.name), format!("volume {} mounts Secret {ns}/{} which does not exist", v.name, r.name), None, true);
+                push(
+                    format!("Secret {}", r.name),
+                    format!("volume {} mounts Secret {ns}/{} which does not exist", v.name, r.name),
+                    None,
+                    true,
+                );
             }
         }
         if let Some(claim) = v.persistent_volume_claim.as_ref().filter(|_| pvcs) {
             if cx.get::<PersistentVolumeClaim>(ns, &claim.claim_name).is_none() {
-                push(format!("PersistentVolumeClaim {}", claim.claim_name), format!("volume {} uses PersistentVolumeClaim {ns}/{} which does not exist", v.name, claim.claim_name), None, true);
+                push(
+                    format!("PersistentVolumeClaim {}", claim.claim_name),
+                    format!(
+                        "volume {} uses PersistentVolumeClaim {ns}/{} which does not exist",
+                        v.name, claim.claim_name
+                    ),
+                    None,
+                    true,
+                );
             }
         }
     }

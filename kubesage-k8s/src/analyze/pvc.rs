@@ -27,14 +27,25 @@ impl Analyzer for PvcAnalyzer {
                 .index
                 .pods_in(ns)
                 .iter()
-                .filter(|p| p.spec.volumes.iter().any(|v| v.persistent_volume_claim.as_ref().is_some_and(|c| c.claim_name == name)))
+                .filter(|p| {
+                    p.spec
+                        .volumes
+                        .iter()
+                        .any(|v| v.persistent_volume_claim.as_ref().is_some_and(|c| c.claim_name == name))
+                })
                 .collect();
             let me = pvc.object_ref();
             let mut f = match pvc.status.phase.as_str() {
-                "Lost" => Finding::new(NAME, "Lost", Severity::Critical, me, "Claim lost its PersistentVolume; the data behind it is unreachable")
-                    .with_evidence(Evidence::field("status.phase", "Lost"))
-                    .with_evidence(Evidence::field("spec.volumeName", &pvc.spec.volume_name))
-                    .with_step("The bound PersistentVolume was deleted: restore it from backup or recreate the claim."),
+                "Lost" => Finding::new(
+                    NAME,
+                    "Lost",
+                    Severity::Critical,
+                    me,
+                    "Claim lost its PersistentVolume; the data behind it is unreachable",
+                )
+                .with_evidence(Evidence::field("status.phase", "Lost"))
+                .with_evidence(Evidence::field("spec.volumeName", &pvc.spec.volume_name))
+                .with_step("The bound PersistentVolume was deleted: restore it from backup or recreate the claim."),
                 "Pending" => {
                     let events = warning_events(cx, "PersistentVolumeClaim", ns, name, &[], 2);
                     let class = pvc.spec.storage_class_name.as_deref();
@@ -58,16 +69,23 @@ impl Analyzer for PvcAnalyzer {
                         "Claim is pending and a pod is waiting for it".to_owned()
                     };
                     let severity = if users.is_empty() { Severity::Warning } else { Severity::Critical };
-                    let mut f = Finding::new(NAME, "Pending", severity, me, summary).with_evidence(Evidence::field("status.phase", "Pending"));
+                    let mut f = Finding::new(NAME, "Pending", severity, me, summary)
+                        .with_evidence(Evidence::field("status.phase", "Pending"));
                     if let Some(c) = class {
                         f = f.with_evidence(Evidence::field("spec.storageClassName", c));
                     }
                     if class_missing {
-                        let known: Vec<&str> = cx.cluster.storage_classes.iter().map(|s| s.metadata.name.as_str()).collect();
-                        f = f.with_evidence(Evidence::message(format!("StorageClasses in the cluster: {}", known.join(", "))));
+                        let known: Vec<&str> =
+                            cx.cluster.storage_classes.iter().map(|s| s.metadata.name.as_str()).collect();
+                        f = f.with_evidence(Evidence::message(format!(
+                            "StorageClasses in the cluster: {}",
+                            known.join(", ")
+                        )));
                         f = f.with_step("Use an existing StorageClass or create this one; a claim's class cannot be changed, so recreate the claim.");
                     } else {
-                        f = f.with_step(format!("kubectl describe pvc -n {ns} {name}: the provisioner's events say why no volume was made."));
+                        f = f.with_step(format!(
+                            "kubectl describe pvc -n {ns} {name}: the provisioner's events say why no volume was made."
+                        ));
                     }
                     with_events(f, &events)
                 }

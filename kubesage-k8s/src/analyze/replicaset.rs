@@ -31,10 +31,22 @@ impl Analyzer for ReplicaSetAnalyzer {
             if rs.spec.replicas == Some(0) {
                 continue;
             }
-            let message = failure.map(|c| c.message.as_str()).or(events.first().map(|e| e.message.as_str())).unwrap_or_default();
-            let mut f = Finding::new(NAME, "FailedCreate", Severity::Critical, rs.object_ref(), format!("Cannot create pods: {message}"))
-                .with_evidence(Evidence::field("spec.replicas", rs.spec.replicas.unwrap_or(1)))
-                .with_evidence(Evidence::field("status.replicas", rs.status.replicas));
+            // Events outlive the failure: with no ReplicaFailure condition and every pod
+            // created, a FailedCreate warning is history.
+            if failure.is_none() && rs.status.replicas >= rs.spec.replicas.unwrap_or(1) {
+                continue;
+            }
+            let message =
+                failure.map(|c| c.message.as_str()).or(events.first().map(|e| e.message.as_str())).unwrap_or_default();
+            let mut f = Finding::new(
+                NAME,
+                "FailedCreate",
+                Severity::Critical,
+                rs.object_ref(),
+                format!("Cannot create pods: {message}"),
+            )
+            .with_evidence(Evidence::field("spec.replicas", rs.spec.replicas.unwrap_or(1)))
+            .with_evidence(Evidence::field("status.replicas", rs.status.replicas));
             if let Some(c) = failure {
                 f = f.with_evidence(Evidence::condition(c));
             }
@@ -42,7 +54,9 @@ impl Analyzer for ReplicaSetAnalyzer {
             if message.contains("exceeded quota") {
                 f = f.with_step(format!("The namespace's ResourceQuota is used up: kubectl describe resourcequota -n {ns}; raise it or lower the pods' requests and limits."));
             } else if message.contains("forbidden") {
-                f = f.with_step("An admission policy rejected the pods: read the message for which policy and which field.");
+                f = f.with_step(
+                    "An admission policy rejected the pods: read the message for which policy and which field.",
+                );
             } else {
                 f = f.with_step(format!("kubectl describe replicaset -n {ns} {name}"));
             }

@@ -38,16 +38,21 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, svc: &'a Service, out: &mut Vec<Finding
     let me = svc.object_ref();
     let selector_text: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let selector_text = selector_text.join(",");
-    let pods: Vec<_> =
-        pods_matching(cx, ns, selector).into_iter().filter(|p| !p.is_finished()).collect();
+    let pods: Vec<_> = pods_matching(cx, ns, selector).into_iter().filter(|p| !p.is_finished()).collect();
 
     if cx.cluster.is_loaded(ResourceKind::Pod) && pods.is_empty() {
         out.push(
-            Finding::new(NAME, "NoMatchingPods", Severity::Warning, me, format!("Selector {selector_text} matches no pods; the Service routes nowhere"))
-                .with_evidence(Evidence::field("spec.selector", &selector_text))
-                .with_evidence(Evidence::message(format!("no running pod in namespace {ns} has labels {selector_text}")))
-                .with_step(format!("Compare with the pods' labels: kubectl get pods -n {ns} --show-labels"))
-                .with_step("If the workload was removed on purpose, delete the Service too."),
+            Finding::new(
+                NAME,
+                "NoMatchingPods",
+                Severity::Warning,
+                me,
+                format!("Selector {selector_text} matches no pods; the Service routes nowhere"),
+            )
+            .with_evidence(Evidence::field("spec.selector", &selector_text))
+            .with_evidence(Evidence::message(format!("no running pod in namespace {ns} has labels {selector_text}")))
+            .with_step(format!("Compare with the pods' labels: kubectl get pods -n {ns} --show-labels"))
+            .with_step("If the workload was removed on purpose, delete the Service too."),
         );
         return;
     }
@@ -82,14 +87,19 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, svc: &'a Service, out: &mut Vec<Finding
     // Named target ports must exist on the selected pods.
     for port in &svc.spec.ports {
         let Some(IntOrString::String(target)) = &port.target_port else { continue };
-        let exposed = pods.iter().any(|p| {
-            p.spec.containers.iter().any(|c| c.ports.iter().any(|cp| &cp.name == target))
-        });
+        let exposed =
+            pods.iter().any(|p| p.spec.containers.iter().any(|c| c.ports.iter().any(|cp| &cp.name == target)));
         if !pods.is_empty() && !exposed {
             out.push(
-                Finding::new(NAME, "TargetPortNotFound", Severity::Critical, me.clone(), format!("Port {} targets container port {target:?}, which no selected pod declares", port.port))
-                    .with_evidence(Evidence::field(format!("spec.ports[{}].targetPort", port.port), target))
-                    .with_step("Name the container port in the pod template, or target the port by number."),
+                Finding::new(
+                    NAME,
+                    "TargetPortNotFound",
+                    Severity::Critical,
+                    me.clone(),
+                    format!("Port {} targets container port {target:?}, which no selected pod declares", port.port),
+                )
+                .with_evidence(Evidence::field(format!("spec.ports[{}].targetPort", port.port), target))
+                .with_step("Name the container port in the pod template, or target the port by number."),
             );
         }
     }

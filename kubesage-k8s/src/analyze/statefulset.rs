@@ -42,7 +42,11 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, s: &'a StatefulSet, out: &mut Vec<Findi
         }
         for t in &s.spec.volume_claim_templates {
             for i in 0..desired {
-                f = f.with_link(ObjectRef::new("PersistentVolumeClaim", ns, format!("{}-{}-{i}", t.metadata.name, s.metadata.name)));
+                f = f.with_link(ObjectRef::new(
+                    "PersistentVolumeClaim",
+                    ns,
+                    format!("{}-{}-{i}", t.metadata.name, s.metadata.name),
+                ));
             }
         }
         out.push(f);
@@ -52,9 +56,18 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, s: &'a StatefulSet, out: &mut Vec<Findi
         && cx.get::<Service>(ns, &s.spec.service_name).is_none()
     {
         out.push(
-            Finding::new(NAME, "MissingGoverningService", Severity::Warning, me.clone(), format!("Governing Service {} does not exist; pods get no stable DNS names", s.spec.service_name))
-                .with_evidence(Evidence::field("spec.serviceName", &s.spec.service_name))
-                .with_step(format!("Create a headless Service (clusterIP: None) named {} selecting the pods.", s.spec.service_name)),
+            Finding::new(
+                NAME,
+                "MissingGoverningService",
+                Severity::Warning,
+                me.clone(),
+                format!("Governing Service {} does not exist; pods get no stable DNS names", s.spec.service_name),
+            )
+            .with_evidence(Evidence::field("spec.serviceName", &s.spec.service_name))
+            .with_step(format!(
+                "Create a headless Service (clusterIP: None) named {} selecting the pods.",
+                s.spec.service_name
+            )),
         );
     }
     if cx.cluster.is_loaded(ResourceKind::StorageClass) {
@@ -71,9 +84,18 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, s: &'a StatefulSet, out: &mut Vec<Findi
     }
     if s.metadata.generation > 0 && st.observed_generation > 0 && st.observed_generation < s.metadata.generation {
         out.push(
-            Finding::new(NAME, "GenerationNotObserved", Severity::Warning, me, format!("The controller has not acted on the latest spec (generation {}, observed {})", s.metadata.generation, st.observed_generation))
-                .with_evidence(Evidence::field("status.observedGeneration", st.observed_generation))
-                .with_step("Check that kube-controller-manager is running and healthy."),
+            Finding::new(
+                NAME,
+                "GenerationNotObserved",
+                Severity::Warning,
+                me,
+                format!(
+                    "The controller has not acted on the latest spec (generation {}, observed {})",
+                    s.metadata.generation, st.observed_generation
+                ),
+            )
+            .with_evidence(Evidence::field("status.observedGeneration", st.observed_generation))
+            .with_step("Check that kube-controller-manager is running and healthy."),
         );
     }
 }

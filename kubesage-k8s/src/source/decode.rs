@@ -357,7 +357,10 @@ impl<'de> Visitor<'de> for ItemsSeed<'_, '_> {
         Ok(())
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(ItemSeed { cluster: &mut *self.cluster, default_kind: self.default_kind })?.is_some() {}
+        while seq
+            .next_element_seed(ItemSeed { cluster: &mut *self.cluster, default_kind: self.default_kind })?
+            .is_some()
+        {}
         Ok(())
     }
 }

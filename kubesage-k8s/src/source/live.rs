@@ -61,12 +61,11 @@ impl std::fmt::Debug for LiveSource {
 impl LiveSource {
     /// Connects using a kubeconfig (with its context) or the in-cluster service account.
     pub async fn connect(options: &LiveOptions) -> Result<Self> {
-        let kc_options =
-            KubeConfigOptions { context: options.context.clone(), cluster: None, user: None };
+        let kc_options = KubeConfigOptions { context: options.context.clone(), cluster: None, user: None };
         let mut config = match (&options.kubeconfig, &options.context) {
             (Some(path), _) => {
-                let kubeconfig = Kubeconfig::read_from(path)
-                    .map_err(|e| Error::Kubeconfig(format!("{}: {e}", path.display())))?;
+                let kubeconfig =
+                    Kubeconfig::read_from(path).map_err(|e| Error::Kubeconfig(format!("{}: {e}", path.display())))?;
                 kube::Config::from_custom_kubeconfig(kubeconfig, &kc_options)
                     .await
                     .map_err(|e| Error::Kubeconfig(format!("{}: {e}", path.display())))?
@@ -285,10 +284,7 @@ mod tests {
         assert_eq!(list_path(ResourceKind::Pod, None), "/api/v1/pods");
         assert_eq!(list_path(ResourceKind::Pod, Some("shop")), "/api/v1/namespaces/shop/pods");
         assert_eq!(list_path(ResourceKind::Node, Some("shop")), "/api/v1/nodes");
-        assert_eq!(
-            list_path(ResourceKind::Deployment, Some("a")),
-            "/apis/apps/v1/namespaces/a/deployments"
-        );
+        assert_eq!(list_path(ResourceKind::Deployment, Some("a")), "/apis/apps/v1/namespaces/a/deployments");
         assert_eq!(encode_query("a b/c=="), "a%20b%2Fc%3D%3D");
     }
 }

@@ -55,7 +55,9 @@ impl SnapshotSource {
                 for h in handles {
                     match h.join() {
                         Ok(part) => out.extend(part),
-                        Err(_) => out.push((usize::MAX, Err(Error::NothingReadable("a decoder thread panicked".into())))),
+                        Err(_) => {
+                            out.push((usize::MAX, Err(Error::NothingReadable("a decoder thread panicked".into()))))
+                        }
                     }
                 }
                 out.sort_by_key(|(i, _)| *i);

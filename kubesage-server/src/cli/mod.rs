@@ -44,7 +44,11 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs a command line, writing results to `out` and diagnostics to `err`; returns the exit code.
-pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+pub fn run(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -70,7 +74,8 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>, out: &mu
 fn list_analyzers(out: &mut dyn Write) -> crate::Result<u8> {
     for a in kubesage_k8s::analyze::all() {
         let kinds: Vec<&str> = a.reads().iter().map(|k| k.name()).collect();
-        writeln!(out, "{:<12} reads {}", a.name(), kinds.join(", ")).map_err(|e| crate::Error::Output(e.to_string()))?;
+        writeln!(out, "{:<12} reads {}", a.name(), kinds.join(", "))
+            .map_err(|e| crate::Error::Output(e.to_string()))?;
     }
     Ok(0)
 }

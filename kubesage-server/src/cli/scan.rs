@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use kubesage_core::{ClusterSource, Config, ScanOptions, Selector, Severity, SourceScope, kinds_read, select_analyzers};
+use kubesage_core::{
+    ClusterSource, Config, ScanOptions, Selector, Severity, SourceScope, kinds_read, select_analyzers,
+};
 use kubesage_k8s::source::demo::DemoSource;
 use kubesage_k8s::{LiveOptions, LiveSource, SnapshotSource};
 
@@ -97,11 +99,8 @@ pub fn run_scan(config_path: Option<&Path>, args: &ScanArgs, out: &mut dyn Write
     let selector = args.selector.as_deref().map(Selector::parse).transpose()?;
     let scope = SourceScope { namespace: namespace.clone(), kinds: kinds_read(&selected) };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(Error::Runtime)?;
     let (cluster, source) = runtime.block_on(async {
         if args.demo {
             Ok::<_, Error>((DemoSource.load(&scope).await?, DemoSource.describe()))
@@ -155,7 +154,8 @@ fn parse_format(name: &str) -> Result<OutputFormat> {
 fn load_config(path: Option<&Path>) -> Result<Config> {
     let config = match path {
         Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|source| Error::Io { path: p.display().to_string(), source })?;
+            let text =
+                std::fs::read_to_string(p).map_err(|source| Error::Io { path: p.display().to_string(), source })?;
             Config::from_yaml(&text, &p.display().to_string())?
         }
         None => Config::default(),
