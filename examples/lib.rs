@@ -1,1 +1,1 @@
-//! placeholder
+//! Runnable examples of the KubeSage Rust API live beside this file; see `scan_demo.rs`.

@@ -16,7 +16,7 @@ import sys
 
 import kmock
 
-# kind -> (group, version, plural); the kinds KubeSage reads.
+# kind -> (group, version, plural): the kinds KubeSage reads, and a few it does not.
 RESOURCES = {
     "Pod": ("", "v1", "pods"),
     "Service": ("", "v1", "services"),
@@ -25,6 +25,7 @@ RESOURCES = {
     "Secret": ("", "v1", "secrets"),
     "Node": ("", "v1", "nodes"),
     "Namespace": ("", "v1", "namespaces"),
+    "ResourceQuota": ("", "v1", "resourcequotas"),
     "Event": ("", "v1", "events"),
     "PersistentVolumeClaim": ("", "v1", "persistentvolumeclaims"),
     "PersistentVolume": ("", "v1", "persistentvolumes"),
@@ -53,6 +54,8 @@ async def main(path, forbidden):
         for group, version, plural in RESOURCES.values():
             emulator.resources[kmock.resource(group, version, plural)] = {}
         for obj in items:
+            if obj["kind"] not in RESOURCES:
+                sys.exit(f"kube_emulator.py: no API resource known for kind {obj['kind']}")
             group, version, plural = RESOURCES[obj["kind"]]
             meta = obj["metadata"]
             emulator.objects[kmock.resource(group, version, plural), meta.get("namespace"), meta["name"]] = obj
