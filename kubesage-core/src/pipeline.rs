@@ -203,10 +203,10 @@ pub fn scan(cluster: &Cluster, all: &[Box<dyn Analyzer>], options: &ScanOptions)
 }
 
 fn in_scope(cx: &AnalysisContext<'_>, f: &Finding, options: &ScanOptions) -> bool {
-    if let Some(ns) = &options.namespace {
-        if f.object.namespace.as_deref() != Some(ns.as_str()) {
-            return false;
-        }
+    if let Some(ns) = &options.namespace
+        && f.object.namespace.as_deref() != Some(ns.as_str())
+    {
+        return false;
     }
     match &options.selector {
         Some(sel) if !sel.is_empty() => cx.index.labels_of(cx.cluster, &f.object).is_some_and(|l| sel.matches(l)),

@@ -34,7 +34,7 @@ impl Selector {
     pub fn parse(input: &str) -> Result<Self, Error> {
         let err = |reason: &str| Error::Selector { selector: input.to_owned(), reason: reason.to_owned() };
         let mut requirements = Vec::new();
-        for clause in split_top_level(input).map_err(|r| err(r))? {
+        for clause in split_top_level(input).map_err(&err)? {
             let clause = clause.trim();
             if clause.is_empty() {
                 if input.trim().is_empty() {

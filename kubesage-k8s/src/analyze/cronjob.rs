@@ -58,24 +58,24 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, cj: &'a CronJob, out: &mut Vec<Finding>
     // The most recent Job decides whether the last run failed.
     let jobs = cx.index.jobs_owned_by(&cj.metadata.uid);
     let latest = jobs.iter().max_by(|a, b| a.metadata.creation_timestamp.cmp(&b.metadata.creation_timestamp));
-    if let Some(job) = latest {
-        if let Some(c) = condition(&job.status.conditions, "Failed").filter(|c| c.status == "True") {
-            let mut f = Finding::new(
-                NAME,
-                "LastRunFailed",
-                Severity::Warning,
-                me,
-                format!("The last run, Job {}, failed: {}", job.metadata.name, c.reason),
-            )
-            .with_evidence(Evidence::condition(c))
-            .with_link(job.object_ref());
-            if let Some(t) = &cj.status.last_successful_time {
-                f = f.with_evidence(Evidence::field("status.lastSuccessfulTime", t));
-            } else {
-                f = f.with_evidence(Evidence::message("no successful run is recorded"));
-            }
-            out.push(f.with_step("See the related Job finding for the failing pod's exit code."));
+    if let Some(job) = latest
+        && let Some(c) = condition(&job.status.conditions, "Failed").filter(|c| c.status == "True")
+    {
+        let mut f = Finding::new(
+            NAME,
+            "LastRunFailed",
+            Severity::Warning,
+            me,
+            format!("The last run, Job {}, failed: {}", job.metadata.name, c.reason),
+        )
+        .with_evidence(Evidence::condition(c))
+        .with_link(job.object_ref());
+        if let Some(t) = &cj.status.last_successful_time {
+            f = f.with_evidence(Evidence::field("status.lastSuccessfulTime", t));
+        } else {
+            f = f.with_evidence(Evidence::message("no successful run is recorded"));
         }
+        out.push(f.with_step("See the related Job finding for the failing pod's exit code."));
     }
 }
 

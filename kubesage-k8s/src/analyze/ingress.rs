@@ -136,7 +136,7 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, ing: &'a Ingress, out: &mut Vec<Finding
                         .with_evidence(Evidence::field("spec.tls[].secretName", secret_name))
                         .with_step("Create the Secret (type kubernetes.io/tls), or check the certificate issuer (cert-manager Certificate status) that should create it."),
                 ),
-                Some(s) if !(s.has_key("tls.crt") && s.has_key("tls.key")) && !s.data_keys.is_empty() => out.push(
+                Some(s) if !s.data_keys.is_empty() && !has_tls_keys(s) => out.push(
                     Finding::new(NAME, "InvalidTLSSecret", Severity::Warning, me.clone(), format!("Secret {secret_name} has no tls.crt and tls.key"))
                         .with_evidence(Evidence::field("type", &s.type_))
                         .with_step("A TLS Secret needs the keys tls.crt and tls.key."),
@@ -174,4 +174,9 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, ing: &'a Ingress, out: &mut Vec<Finding
     for f in out.iter_mut().rev().take_while(|f| f.object == me) {
         f.links.extend(links.iter().cloned());
     }
+}
+
+/// Whether a Secret holds a certificate and key (absent data means the snapshot left it out).
+fn has_tls_keys(s: &Secret) -> bool {
+    s.has_key("tls.crt") && s.has_key("tls.key")
 }

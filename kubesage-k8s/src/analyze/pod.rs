@@ -74,15 +74,15 @@ fn analyze_pod<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod, out: &mut Vec<Finding
         return;
     }
 
-    if let Some(deleted) = cx.age(pod.metadata.deletion_timestamp.as_deref()) {
-        if deleted > TERMINATING_GRACE_SECS {
-            out.push(
+    if let Some(deleted) = cx.age(pod.metadata.deletion_timestamp.as_deref())
+        && deleted > TERMINATING_GRACE_SECS
+    {
+        out.push(
                 Finding::new(NAME, "StuckTerminating", Severity::Warning, me.clone(), format!("Pod has been terminating for {}", human_duration(deleted)))
                     .with_evidence(Evidence::field("metadata.deletionTimestamp", pod.metadata.deletion_timestamp.as_deref().unwrap_or_default()))
                     .with_step("Check finalizers and whether the node is reachable; a pod on a lost node is only removed once the node is.")
                     .with_step(format!("kubectl get pod -n {ns} {name} -o jsonpath='{{.metadata.finalizers}}'")),
             );
-        }
     }
 
     let missing = missing_references(cx, pod);
@@ -577,18 +577,15 @@ fn missing_references<'a>(cx: &AnalysisContext<'a>, pod: &'a Pod) -> Vec<Missing
                 );
             }
         }
-        if let Some(claim) = v.persistent_volume_claim.as_ref().filter(|_| pvcs) {
-            if cx.get::<PersistentVolumeClaim>(ns, &claim.claim_name).is_none() {
-                push(
-                    format!("PersistentVolumeClaim {}", claim.claim_name),
-                    format!(
-                        "volume {} uses PersistentVolumeClaim {ns}/{} which does not exist",
-                        v.name, claim.claim_name
-                    ),
-                    None,
-                    true,
-                );
-            }
+        if let Some(claim) = v.persistent_volume_claim.as_ref().filter(|_| pvcs)
+            && cx.get::<PersistentVolumeClaim>(ns, &claim.claim_name).is_none()
+        {
+            push(
+                format!("PersistentVolumeClaim {}", claim.claim_name),
+                format!("volume {} uses PersistentVolumeClaim {ns}/{} which does not exist", v.name, claim.claim_name),
+                None,
+                true,
+            );
         }
     }
     out

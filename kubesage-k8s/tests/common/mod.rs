@@ -57,10 +57,8 @@ fn item_name(item: &str) -> Option<&str> {
     for line in item.lines() {
         if line.starts_with("  ") && !line.starts_with("   ") {
             in_meta = line == "  metadata:";
-        } else if in_meta {
-            if let Some(name) = line.strip_prefix("    name: ") {
-                return Some(name);
-            }
+        } else if in_meta && let Some(name) = line.strip_prefix("    name: ") {
+            return Some(name);
         }
     }
     None
