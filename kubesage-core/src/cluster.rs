@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use compact_str::CompactString;
+
 use serde::{Deserialize, Serialize};
 
 use crate::finding::ObjectRef;
@@ -345,12 +347,12 @@ impl Cluster {
             A::HorizontalPodAutoscaler(o) => push(self, o),
             A::PodDisruptionBudget(o) => push(self, o),
             A::ValidatingWebhookConfiguration(mut o) => {
-                o.kind = "ValidatingWebhookConfiguration".to_owned();
+                o.kind = "ValidatingWebhookConfiguration".into();
                 self.validating_webhooks.push(o);
                 ResourceKind::ValidatingWebhookConfiguration
             }
             A::MutatingWebhookConfiguration(mut o) => {
-                o.kind = "MutatingWebhookConfiguration".to_owned();
+                o.kind = "MutatingWebhookConfiguration".into();
                 self.mutating_webhooks.push(o);
                 ResourceKind::MutatingWebhookConfiguration
             }
@@ -646,7 +648,11 @@ impl<'a> ClusterIndex<'a> {
     }
 
     /// The labels of the object a reference names, if it is in the cluster.
-    pub fn labels_of(&self, cluster: &'a Cluster, object: &'a ObjectRef) -> Option<&'a BTreeMap<String, String>> {
+    pub fn labels_of(
+        &self,
+        cluster: &'a Cluster,
+        object: &'a ObjectRef,
+    ) -> Option<&'a BTreeMap<CompactString, CompactString>> {
         let kind = ResourceKind::from_name(&object.kind)?;
         let (ns, name) = (object.namespace_str(), object.name.as_str());
         macro_rules! labels {

@@ -142,19 +142,19 @@ impl Evidence {
     /// Evidence from a status condition.
     pub fn condition(c: &crate::model::Condition) -> Self {
         Evidence::Condition {
-            condition: c.type_.clone(),
-            status: c.status.clone(),
-            reason: c.reason.clone(),
-            message: c.message.clone(),
+            condition: c.type_.to_string(),
+            status: c.status.to_string(),
+            reason: c.reason.to_string(),
+            message: c.message.to_string(),
         }
     }
 
     /// Evidence from an event.
     pub fn event(e: &crate::model::Event) -> Self {
         Evidence::Event {
-            event_type: e.type_.clone(),
-            reason: e.reason.clone(),
-            message: e.message.clone(),
+            event_type: e.type_.to_string(),
+            reason: e.reason.to_string(),
+            message: e.message.to_string(),
             count: e.count(),
             last_seen: e.last_seen().map(str::to_owned),
         }

@@ -28,6 +28,7 @@ pub mod selector;
 pub mod time;
 
 pub use cluster::{AnyObject, Cluster, ClusterIndex, Resource, ResourceKind, SkippedKind};
+pub use compact_str::CompactString;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use finding::{Evidence, Finding, ObjectRef, Severity, fingerprint};

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use compact_str::CompactString;
+
 use crate::error::Error;
 
 /// One requirement of a [`Selector`].
@@ -48,14 +50,14 @@ impl Selector {
     }
 
     /// Whether the labels satisfy every requirement.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &BTreeMap<CompactString, CompactString>) -> bool {
         self.requirements.iter().all(|r| match r {
-            Requirement::Equals(k, v) => labels.get(k) == Some(v),
-            Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
-            Requirement::In(k, vs) => labels.get(k).is_some_and(|v| vs.contains(v)),
-            Requirement::NotIn(k, vs) => labels.get(k).is_none_or(|v| !vs.contains(v)),
-            Requirement::Exists(k) => labels.contains_key(k),
-            Requirement::DoesNotExist(k) => !labels.contains_key(k),
+            Requirement::Equals(k, v) => labels.get(k.as_str()).is_some_and(|l| l == v),
+            Requirement::NotEquals(k, v) => labels.get(k.as_str()).is_none_or(|l| l != v),
+            Requirement::In(k, vs) => labels.get(k.as_str()).is_some_and(|l| vs.iter().any(|v| l == v)),
+            Requirement::NotIn(k, vs) => labels.get(k.as_str()).is_none_or(|l| !vs.iter().any(|v| l == v)),
+            Requirement::Exists(k) => labels.contains_key(k.as_str()),
+            Requirement::DoesNotExist(k) => !labels.contains_key(k.as_str()),
         })
     }
 
@@ -156,8 +158,8 @@ fn valid_value(value: &str) -> Result<String, String> {
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<CompactString, CompactString> {
+        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
     }
 
     #[test]

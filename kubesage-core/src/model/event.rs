@@ -1,5 +1,6 @@
 //! Events, in both the core/v1 and the events.k8s.io/v1 shape.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::{ObjectMeta, nullable};
@@ -20,24 +21,24 @@ pub struct Event {
     pub involved_object: InvolvedObject,
     /// The reason (`BackOff`, `FailedScheduling`).
     #[serde(deserialize_with = "nullable")]
-    pub reason: String,
+    pub reason: CompactString,
     /// The message.
     #[serde(alias = "note", deserialize_with = "nullable")]
-    pub message: String,
+    pub message: CompactString,
     /// `Normal` or `Warning`.
     #[serde(rename = "type", deserialize_with = "nullable")]
-    pub type_: String,
+    pub type_: CompactString,
     /// How often it happened (old style).
     #[serde(alias = "deprecatedCount")]
     pub count: Option<i64>,
     /// First occurrence (old style).
     #[serde(alias = "deprecatedFirstTimestamp")]
-    pub first_timestamp: Option<String>,
+    pub first_timestamp: Option<CompactString>,
     /// Last occurrence (old style).
     #[serde(alias = "deprecatedLastTimestamp")]
-    pub last_timestamp: Option<String>,
+    pub last_timestamp: Option<CompactString>,
     /// Occurrence time (new style, microseconds).
-    pub event_time: Option<String>,
+    pub event_time: Option<CompactString>,
     /// Repetition (new style).
     pub series: Option<EventSeries>,
 }
@@ -48,13 +49,13 @@ pub struct Event {
 pub struct InvolvedObject {
     /// Kind.
     #[serde(deserialize_with = "nullable")]
-    pub kind: String,
+    pub kind: CompactString,
     /// Namespace.
     #[serde(deserialize_with = "nullable")]
-    pub namespace: String,
+    pub namespace: CompactString,
     /// Name.
     #[serde(deserialize_with = "nullable")]
-    pub name: String,
+    pub name: CompactString,
 }
 
 /// Repetition of a new-style event.
@@ -65,7 +66,7 @@ pub struct EventSeries {
     #[serde(deserialize_with = "nullable")]
     pub count: i64,
     /// Last occurrence.
-    pub last_observed_time: Option<String>,
+    pub last_observed_time: Option<CompactString>,
 }
 
 impl Event {

@@ -19,6 +19,7 @@ mod workloads;
 
 use std::collections::BTreeMap;
 
+use compact_str::CompactString;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -65,10 +66,10 @@ const KEPT_ANNOTATIONS: &[&str] = &[
     "deployment.kubernetes.io/revision",
 ];
 
-fn kept_annotations<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+fn kept_annotations<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<CompactString, CompactString>, D::Error> {
     struct Kept;
     impl<'de> Visitor<'de> for Kept {
-        type Value = BTreeMap<String, String>;
+        type Value = BTreeMap<CompactString, CompactString>;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("a map of annotations")
         }
@@ -80,10 +81,10 @@ fn kept_annotations<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, 
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out = BTreeMap::new();
-            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                if KEPT_ANNOTATIONS.contains(&key.as_ref()) {
-                    let value: Option<String> = map.next_value()?;
-                    out.insert(key.into_owned(), value.unwrap_or_default());
+            while let Some(key) = map.next_key::<CompactString>()? {
+                if KEPT_ANNOTATIONS.contains(&key.as_str()) {
+                    let value: Option<CompactString> = map.next_value()?;
+                    out.insert(key, value.unwrap_or_default());
                 } else {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -96,10 +97,10 @@ fn kept_annotations<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, 
 
 /// A map whose keys matter and whose values do not (ConfigMap and Secret data: KubeSage
 /// checks that a referenced key exists, and never holds secret values in memory).
-pub(crate) fn keys_only<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub(crate) fn keys_only<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CompactString>, D::Error> {
     struct Keys;
     impl<'de> Visitor<'de> for Keys {
-        type Value = Vec<String>;
+        type Value = Vec<CompactString>;
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("a map")
         }
@@ -111,7 +112,7 @@ pub(crate) fn keys_only<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, 
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out = Vec::new();
-            while let Some(key) = map.next_key::<String>()? {
+            while let Some(key) = map.next_key::<CompactString>()? {
                 map.next_value::<IgnoredAny>()?;
                 out.push(key);
             }
@@ -127,26 +128,26 @@ pub(crate) fn keys_only<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, 
 pub struct ObjectMeta {
     /// The object's name.
     #[serde(deserialize_with = "nullable")]
-    pub name: String,
+    pub name: CompactString,
     /// The namespace; empty for cluster-scoped objects.
     #[serde(deserialize_with = "nullable")]
-    pub namespace: String,
+    pub namespace: CompactString,
     /// The object's UID.
     #[serde(deserialize_with = "nullable")]
-    pub uid: String,
+    pub uid: CompactString,
     /// Labels.
     #[serde(deserialize_with = "nullable")]
-    pub labels: BTreeMap<String, String>,
+    pub labels: BTreeMap<CompactString, CompactString>,
     /// The few annotations KubeSage reads (see the module docs); others are dropped.
     #[serde(deserialize_with = "kept_annotations")]
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: BTreeMap<CompactString, CompactString>,
     /// Controllers and other owners of this object.
     #[serde(deserialize_with = "nullable")]
     pub owner_references: Vec<OwnerReference>,
     /// When the object was created (RFC 3339).
-    pub creation_timestamp: Option<String>,
+    pub creation_timestamp: Option<CompactString>,
     /// When deletion was requested, if it was.
-    pub deletion_timestamp: Option<String>,
+    pub deletion_timestamp: Option<CompactString>,
     /// The generation of the desired state.
     #[serde(deserialize_with = "nullable")]
     pub generation: i64,
@@ -164,11 +165,11 @@ impl ObjectMeta {
 #[serde(rename_all = "camelCase", default)]
 pub struct OwnerReference {
     /// The owner's kind.
-    pub kind: String,
+    pub kind: CompactString,
     /// The owner's name (same namespace as the owned object).
-    pub name: String,
+    pub name: CompactString,
     /// The owner's UID.
-    pub uid: String,
+    pub uid: CompactString,
     /// Whether this owner is the managing controller.
     #[serde(deserialize_with = "nullable")]
     pub controller: bool,
@@ -180,17 +181,17 @@ pub struct OwnerReference {
 pub struct Condition {
     /// The condition type (`Ready`, `Available`, `PodScheduled`).
     #[serde(rename = "type")]
-    pub type_: String,
+    pub type_: CompactString,
     /// `True`, `False` or `Unknown`.
-    pub status: String,
+    pub status: CompactString,
     /// The machine-readable reason.
     #[serde(deserialize_with = "nullable")]
-    pub reason: String,
+    pub reason: CompactString,
     /// The human-readable message.
     #[serde(deserialize_with = "nullable")]
-    pub message: String,
+    pub message: CompactString,
     /// When the status last changed.
-    pub last_transition_time: Option<String>,
+    pub last_transition_time: Option<CompactString>,
 }
 
 /// Finds a condition by type.
@@ -204,7 +205,7 @@ pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Con
 pub struct LabelSelector {
     /// Labels that must be equal.
     #[serde(deserialize_with = "nullable")]
-    pub match_labels: BTreeMap<String, String>,
+    pub match_labels: BTreeMap<CompactString, CompactString>,
     /// Set-based requirements.
     #[serde(deserialize_with = "nullable")]
     pub match_expressions: Vec<LabelSelectorRequirement>,
@@ -215,18 +216,18 @@ pub struct LabelSelector {
 #[serde(rename_all = "camelCase", default)]
 pub struct LabelSelectorRequirement {
     /// The label key.
-    pub key: String,
+    pub key: CompactString,
     /// `In`, `NotIn`, `Exists` or `DoesNotExist`.
-    pub operator: String,
+    pub operator: CompactString,
     /// The values for `In` and `NotIn`.
     #[serde(deserialize_with = "nullable")]
-    pub values: Vec<String>,
+    pub values: Vec<CompactString>,
 }
 
 impl LabelSelector {
     /// Whether the selector matches the labels. An empty selector matches everything,
     /// as the API defines; an unknown operator matches nothing.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches(&self, labels: &BTreeMap<CompactString, CompactString>) -> bool {
         self.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
             && self.match_expressions.iter().all(|r| {
                 let value = labels.get(&r.key);
@@ -254,7 +255,7 @@ pub enum IntOrString {
     /// A number.
     Int(i64),
     /// A string (a port name or a percentage).
-    String(String),
+    String(CompactString),
 }
 
 impl<'de> Deserialize<'de> for IntOrString {
@@ -272,7 +273,7 @@ impl<'de> Deserialize<'de> for IntOrString {
                 i64::try_from(v).map(IntOrString::Int).map_err(E::custom)
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IntOrString, E> {
-                Ok(IntOrString::String(v.to_owned()))
+                Ok(IntOrString::String(v.into()))
             }
         }
         d.deserialize_any(V)
@@ -311,8 +312,8 @@ impl std::fmt::Display for IntOrString {
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<CompactString, CompactString> {
+        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
     }
 
     #[test]
@@ -347,7 +348,7 @@ mod tests {
         assert_eq!(meta.name, "x");
         assert!(meta.labels.is_empty());
         assert_eq!(meta.annotations.len(), 1);
-        assert_eq!(meta.annotations.get("kubernetes.io/ingress.class").map(String::as_str), Some("nginx"));
+        assert_eq!(meta.annotations.get("kubernetes.io/ingress.class").map(CompactString::as_str), Some("nginx"));
     }
 
     #[test]

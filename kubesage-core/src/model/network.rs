@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::{IntOrString, ObjectMeta, nullable};
@@ -24,9 +25,9 @@ pub struct Service {
 pub struct ServiceSpec {
     /// `ClusterIP`, `NodePort`, `LoadBalancer` or `ExternalName`.
     #[serde(rename = "type", deserialize_with = "nullable")]
-    pub type_: String,
+    pub type_: CompactString,
     /// The pod selector; `None` means endpoints are managed by hand.
-    pub selector: Option<BTreeMap<String, String>>,
+    pub selector: Option<BTreeMap<CompactString, CompactString>>,
     /// Ports.
     #[serde(deserialize_with = "nullable")]
     pub ports: Vec<ServicePort>,
@@ -38,7 +39,7 @@ pub struct ServiceSpec {
 pub struct ServicePort {
     /// The port's name.
     #[serde(deserialize_with = "nullable")]
-    pub name: String,
+    pub name: CompactString,
     /// The Service's port number.
     pub port: i64,
     /// The pods' port, by number or name (defaults to `port`).
@@ -75,7 +76,7 @@ pub struct EndpointSubset {
 pub struct EndpointAddress {
     /// The IP.
     #[serde(deserialize_with = "nullable")]
-    pub ip: String,
+    pub ip: CompactString,
     /// The pod behind it.
     pub target_ref: Option<TargetRef>,
 }
@@ -86,13 +87,13 @@ pub struct EndpointAddress {
 pub struct TargetRef {
     /// Kind (usually `Pod`).
     #[serde(deserialize_with = "nullable")]
-    pub kind: String,
+    pub kind: CompactString,
     /// Name.
     #[serde(deserialize_with = "nullable")]
-    pub name: String,
+    pub name: CompactString,
     /// Namespace.
     #[serde(deserialize_with = "nullable")]
-    pub namespace: String,
+    pub namespace: CompactString,
 }
 
 /// A discovery.k8s.io/v1 EndpointSlice.
@@ -129,7 +130,7 @@ pub struct EndpointConditions {
 impl EndpointSlice {
     /// The Service this slice belongs to.
     pub fn service_name(&self) -> Option<&str> {
-        self.metadata.labels.get("kubernetes.io/service-name").map(String::as_str)
+        self.metadata.labels.get("kubernetes.io/service-name").map(CompactString::as_str)
     }
 }
 
@@ -150,7 +151,7 @@ pub struct Ingress {
 #[serde(rename_all = "camelCase", default)]
 pub struct IngressSpec {
     /// The IngressClass to use.
-    pub ingress_class_name: Option<String>,
+    pub ingress_class_name: Option<CompactString>,
     /// The backend for requests no rule matches.
     pub default_backend: Option<IngressBackend>,
     /// Host and path rules.
@@ -167,7 +168,7 @@ pub struct IngressSpec {
 pub struct IngressRule {
     /// The host, if any.
     #[serde(deserialize_with = "nullable")]
-    pub host: String,
+    pub host: CompactString,
     /// HTTP paths.
     pub http: Option<IngressHttp>,
 }
@@ -187,7 +188,7 @@ pub struct IngressHttp {
 pub struct IngressPath {
     /// The path.
     #[serde(deserialize_with = "nullable")]
-    pub path: String,
+    pub path: CompactString,
     /// Where it goes.
     #[serde(deserialize_with = "nullable")]
     pub backend: IngressBackend,
@@ -207,7 +208,7 @@ pub struct IngressBackend {
 pub struct IngressServiceBackend {
     /// The Service's name.
     #[serde(deserialize_with = "nullable")]
-    pub name: String,
+    pub name: CompactString,
     /// The port, by number or name.
     #[serde(deserialize_with = "nullable")]
     pub port: IngressServicePort,
@@ -220,7 +221,7 @@ pub struct IngressServicePort {
     /// By number.
     pub number: Option<i64>,
     /// By name.
-    pub name: Option<String>,
+    pub name: Option<CompactString>,
 }
 
 /// TLS settings of an Ingress.
@@ -229,9 +230,9 @@ pub struct IngressServicePort {
 pub struct IngressTls {
     /// Hosts covered.
     #[serde(deserialize_with = "nullable")]
-    pub hosts: Vec<String>,
+    pub hosts: Vec<CompactString>,
     /// The Secret holding the certificate.
-    pub secret_name: Option<String>,
+    pub secret_name: Option<CompactString>,
 }
 
 impl Ingress {
@@ -265,6 +266,7 @@ pub struct IngressClass {
 impl IngressClass {
     /// Whether this class is the cluster default.
     pub fn is_default(&self) -> bool {
-        self.metadata.annotations.get("ingressclass.kubernetes.io/is-default-class").map(String::as_str) == Some("true")
+        self.metadata.annotations.get("ingressclass.kubernetes.io/is-default-class").map(CompactString::as_str)
+            == Some("true")
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::{Condition, ObjectMeta, nullable};
@@ -39,13 +40,13 @@ pub struct NodeSpec {
 pub struct Taint {
     /// Key.
     #[serde(deserialize_with = "nullable")]
-    pub key: String,
+    pub key: CompactString,
     /// Value.
     #[serde(deserialize_with = "nullable")]
-    pub value: String,
+    pub value: CompactString,
     /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
     #[serde(deserialize_with = "nullable")]
-    pub effect: String,
+    pub effect: CompactString,
 }
 
 /// Node status.
@@ -57,7 +58,7 @@ pub struct NodeStatus {
     pub conditions: Vec<Condition>,
     /// Resources available to pods, as quantities.
     #[serde(deserialize_with = "nullable")]
-    pub allocatable: BTreeMap<String, String>,
+    pub allocatable: BTreeMap<CompactString, CompactString>,
 }
 
 /// A Namespace.
@@ -78,7 +79,7 @@ pub struct Namespace {
 pub struct NamespaceStatus {
     /// `Active` or `Terminating`.
     #[serde(deserialize_with = "nullable")]
-    pub phase: String,
+    pub phase: CompactString,
 }
 
 /// A ValidatingWebhookConfiguration or MutatingWebhookConfiguration.
@@ -87,7 +88,7 @@ pub struct NamespaceStatus {
 pub struct WebhookConfiguration {
     /// `ValidatingWebhookConfiguration` or `MutatingWebhookConfiguration`.
     #[serde(deserialize_with = "nullable")]
-    pub kind: String,
+    pub kind: CompactString,
     /// Metadata.
     #[serde(deserialize_with = "nullable")]
     pub metadata: ObjectMeta,
@@ -102,12 +103,12 @@ pub struct WebhookConfiguration {
 pub struct Webhook {
     /// The webhook's name.
     #[serde(deserialize_with = "nullable")]
-    pub name: String,
+    pub name: CompactString,
     /// Where it is called.
     #[serde(deserialize_with = "nullable")]
     pub client_config: WebhookClientConfig,
     /// `Fail` (the default) or `Ignore` when the call fails.
-    pub failure_policy: Option<String>,
+    pub failure_policy: Option<CompactString>,
 }
 
 /// How the API server reaches a webhook.
@@ -117,7 +118,7 @@ pub struct WebhookClientConfig {
     /// An in-cluster Service.
     pub service: Option<WebhookServiceRef>,
     /// An external URL.
-    pub url: Option<String>,
+    pub url: Option<CompactString>,
 }
 
 /// The Service a webhook points at.
@@ -126,10 +127,10 @@ pub struct WebhookClientConfig {
 pub struct WebhookServiceRef {
     /// Namespace.
     #[serde(deserialize_with = "nullable")]
-    pub namespace: String,
+    pub namespace: CompactString,
     /// Name.
     #[serde(deserialize_with = "nullable")]
-    pub name: String,
+    pub name: CompactString,
     /// Port (default 443).
     pub port: Option<i64>,
 }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::{Condition, ObjectMeta, nullable};
@@ -39,10 +40,10 @@ pub struct PodTemplate {
 pub struct PodSpec {
     /// The node the pod is bound to, once scheduled.
     #[serde(deserialize_with = "nullable")]
-    pub node_name: String,
+    pub node_name: CompactString,
     /// Node labels the pod requires.
     #[serde(deserialize_with = "nullable")]
-    pub node_selector: BTreeMap<String, String>,
+    pub node_selector: BTreeMap<CompactString, CompactString>,
     /// App containers.
     #[serde(deserialize_with = "nullable")]
     pub containers: Vec<Container>,
@@ -54,7 +55,7 @@ pub struct PodSpec {
     pub volumes: Vec<Volume>,
     /// The service account the pod runs as.
     #[serde(deserialize_with = "nullable")]
-    pub service_account_name: String,
+    pub service_account_name: CompactString,
 }
 
 /// A container in a pod spec.
@@ -62,10 +63,10 @@ pub struct PodSpec {
 #[serde(rename_all = "camelCase", default)]
 pub struct Container {
     /// The container name.
-    pub name: String,
+    pub name: CompactString,
     /// The image reference.
     #[serde(deserialize_with = "nullable")]
-    pub image: String,
+    pub image: CompactString,
     /// Environment variables.
     #[serde(deserialize_with = "nullable")]
     pub env: Vec<EnvVar>,
@@ -102,7 +103,7 @@ pub struct Probe {
 pub struct ContainerPort {
     /// The port's name (a Service may target it by name).
     #[serde(deserialize_with = "nullable")]
-    pub name: String,
+    pub name: CompactString,
     /// The port number.
     pub container_port: i64,
 }
@@ -113,10 +114,10 @@ pub struct ContainerPort {
 pub struct ResourceRequirements {
     /// Requested resources.
     #[serde(deserialize_with = "nullable")]
-    pub requests: BTreeMap<String, String>,
+    pub requests: BTreeMap<CompactString, CompactString>,
     /// Resource limits.
     #[serde(deserialize_with = "nullable")]
-    pub limits: BTreeMap<String, String>,
+    pub limits: BTreeMap<CompactString, CompactString>,
 }
 
 /// An environment variable; only references to other objects matter here.
@@ -124,7 +125,7 @@ pub struct ResourceRequirements {
 #[serde(rename_all = "camelCase", default)]
 pub struct EnvVar {
     /// The variable's name.
-    pub name: String,
+    pub name: CompactString,
     /// Where its value comes from, if not literal.
     pub value_from: Option<EnvVarSource>,
 }
@@ -145,10 +146,10 @@ pub struct EnvVarSource {
 pub struct KeyRef {
     /// The object's name.
     #[serde(deserialize_with = "nullable")]
-    pub name: String,
+    pub name: CompactString,
     /// The key.
     #[serde(deserialize_with = "nullable")]
-    pub key: String,
+    pub key: CompactString,
     /// Whether the pod may start without it.
     #[serde(deserialize_with = "nullable")]
     pub optional: bool,
@@ -160,7 +161,7 @@ pub struct KeyRef {
 pub struct NameRef {
     /// The name (`secretName` for secret volumes is read into this too).
     #[serde(deserialize_with = "nullable", alias = "secretName")]
-    pub name: String,
+    pub name: CompactString,
     /// Whether the pod may start without it.
     #[serde(deserialize_with = "nullable")]
     pub optional: bool,
@@ -181,7 +182,7 @@ pub struct EnvFromSource {
 #[serde(rename_all = "camelCase", default)]
 pub struct Volume {
     /// The volume name.
-    pub name: String,
+    pub name: CompactString,
     /// A ConfigMap volume.
     pub config_map: Option<NameRef>,
     /// A Secret volume.
@@ -197,7 +198,7 @@ pub struct Volume {
 #[serde(rename_all = "camelCase", default)]
 pub struct ClaimRef {
     /// The claim's name.
-    pub claim_name: String,
+    pub claim_name: CompactString,
 }
 
 /// A projected volume.
@@ -225,13 +226,13 @@ pub struct ProjectedSource {
 pub struct PodStatus {
     /// `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`.
     #[serde(deserialize_with = "nullable")]
-    pub phase: String,
+    pub phase: CompactString,
     /// A reason for the phase (`Evicted`).
     #[serde(deserialize_with = "nullable")]
-    pub reason: String,
+    pub reason: CompactString,
     /// A message for the phase.
     #[serde(deserialize_with = "nullable")]
-    pub message: String,
+    pub message: CompactString,
     /// Conditions (`PodScheduled`, `Ready`, ...).
     #[serde(deserialize_with = "nullable")]
     pub conditions: Vec<Condition>,
@@ -242,7 +243,7 @@ pub struct PodStatus {
     #[serde(deserialize_with = "nullable")]
     pub init_container_statuses: Vec<ContainerStatus>,
     /// When the kubelet started the pod.
-    pub start_time: Option<String>,
+    pub start_time: Option<CompactString>,
 }
 
 /// The state of one container.
@@ -250,7 +251,7 @@ pub struct PodStatus {
 #[serde(rename_all = "camelCase", default)]
 pub struct ContainerStatus {
     /// The container name.
-    pub name: String,
+    pub name: CompactString,
     /// Whether it passes its readiness probe.
     #[serde(deserialize_with = "nullable")]
     pub ready: bool,
@@ -259,7 +260,7 @@ pub struct ContainerStatus {
     pub restart_count: i64,
     /// The image it runs.
     #[serde(deserialize_with = "nullable")]
-    pub image: String,
+    pub image: CompactString,
     /// Its current state.
     #[serde(deserialize_with = "nullable")]
     pub state: ContainerState,
@@ -286,10 +287,10 @@ pub struct ContainerState {
 pub struct StateWaiting {
     /// Why it waits.
     #[serde(deserialize_with = "nullable")]
-    pub reason: String,
+    pub reason: CompactString,
     /// Details.
     #[serde(deserialize_with = "nullable")]
-    pub message: String,
+    pub message: CompactString,
 }
 
 /// A running container.
@@ -297,7 +298,7 @@ pub struct StateWaiting {
 #[serde(rename_all = "camelCase", default)]
 pub struct StateRunning {
     /// When it started.
-    pub started_at: Option<String>,
+    pub started_at: Option<CompactString>,
 }
 
 /// A terminated container.
@@ -312,12 +313,12 @@ pub struct StateTerminated {
     pub signal: i64,
     /// `OOMKilled`, `Error`, `Completed`, ...
     #[serde(deserialize_with = "nullable")]
-    pub reason: String,
+    pub reason: CompactString,
     /// Details (often the tail of the termination log).
     #[serde(deserialize_with = "nullable")]
-    pub message: String,
+    pub message: CompactString,
     /// When it finished.
-    pub finished_at: Option<String>,
+    pub finished_at: Option<CompactString>,
 }
 
 impl Pod {

@@ -1,5 +1,6 @@
 //! Scaling and disruption policy: HorizontalPodAutoscaler and PodDisruptionBudget.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::{Condition, IntOrString, LabelSelector, ObjectMeta, nullable};
@@ -44,10 +45,10 @@ pub struct HpaSpec {
 pub struct ScaleTargetRef {
     /// Kind.
     #[serde(deserialize_with = "nullable")]
-    pub kind: String,
+    pub kind: CompactString,
     /// Name.
     #[serde(deserialize_with = "nullable")]
-    pub name: String,
+    pub name: CompactString,
 }
 
 /// One HPA metric.
@@ -56,7 +57,7 @@ pub struct ScaleTargetRef {
 pub struct HpaMetric {
     /// `Resource`, `Pods`, `Object`, `External` or `ContainerResource`.
     #[serde(rename = "type", deserialize_with = "nullable")]
-    pub type_: String,
+    pub type_: CompactString,
     /// For `Resource` metrics.
     pub resource: Option<HpaResourceMetric>,
 }
@@ -67,7 +68,7 @@ pub struct HpaMetric {
 pub struct HpaResourceMetric {
     /// `cpu` or `memory`.
     #[serde(deserialize_with = "nullable")]
-    pub name: String,
+    pub name: CompactString,
 }
 
 /// HPA status.

@@ -1,5 +1,6 @@
 //! Storage and configuration objects: claims, volumes, classes, ConfigMaps and Secrets.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::{Condition, ObjectMeta, keys_only, nullable};
@@ -24,10 +25,10 @@ pub struct PersistentVolumeClaim {
 #[serde(rename_all = "camelCase", default)]
 pub struct PvcSpec {
     /// The class asked for; `None` means the default class.
-    pub storage_class_name: Option<String>,
+    pub storage_class_name: Option<CompactString>,
     /// The bound volume.
     #[serde(deserialize_with = "nullable")]
-    pub volume_name: String,
+    pub volume_name: CompactString,
 }
 
 /// Claim status.
@@ -36,7 +37,7 @@ pub struct PvcSpec {
 pub struct PvcStatus {
     /// `Pending`, `Bound` or `Lost`.
     #[serde(deserialize_with = "nullable")]
-    pub phase: String,
+    pub phase: CompactString,
     /// Conditions (resizing).
     #[serde(deserialize_with = "nullable")]
     pub conditions: Vec<Condition>,
@@ -63,10 +64,10 @@ pub struct PersistentVolume {
 pub struct PvSpec {
     /// The class.
     #[serde(deserialize_with = "nullable")]
-    pub storage_class_name: String,
+    pub storage_class_name: CompactString,
     /// `Retain`, `Delete` or `Recycle`.
     #[serde(deserialize_with = "nullable")]
-    pub persistent_volume_reclaim_policy: String,
+    pub persistent_volume_reclaim_policy: CompactString,
     /// The claim it is bound to.
     pub claim_ref: Option<PvClaimRef>,
 }
@@ -77,10 +78,10 @@ pub struct PvSpec {
 pub struct PvClaimRef {
     /// Claim namespace.
     #[serde(deserialize_with = "nullable")]
-    pub namespace: String,
+    pub namespace: CompactString,
     /// Claim name.
     #[serde(deserialize_with = "nullable")]
-    pub name: String,
+    pub name: CompactString,
 }
 
 /// Volume status.
@@ -89,13 +90,13 @@ pub struct PvClaimRef {
 pub struct PvStatus {
     /// `Available`, `Bound`, `Released` or `Failed`.
     #[serde(deserialize_with = "nullable")]
-    pub phase: String,
+    pub phase: CompactString,
     /// Why it is in that phase.
     #[serde(deserialize_with = "nullable")]
-    pub reason: String,
+    pub reason: CompactString,
     /// Details.
     #[serde(deserialize_with = "nullable")]
-    pub message: String,
+    pub message: CompactString,
 }
 
 /// A StorageClass.
@@ -107,13 +108,14 @@ pub struct StorageClass {
     pub metadata: ObjectMeta,
     /// The provisioner.
     #[serde(deserialize_with = "nullable")]
-    pub provisioner: String,
+    pub provisioner: CompactString,
 }
 
 impl StorageClass {
     /// Whether this class is the cluster default.
     pub fn is_default(&self) -> bool {
-        self.metadata.annotations.get("storageclass.kubernetes.io/is-default-class").map(String::as_str) == Some("true")
+        self.metadata.annotations.get("storageclass.kubernetes.io/is-default-class").map(CompactString::as_str)
+            == Some("true")
     }
 }
 
@@ -126,10 +128,10 @@ pub struct ConfigMap {
     pub metadata: ObjectMeta,
     /// Keys of `data`.
     #[serde(rename = "data", deserialize_with = "keys_only")]
-    pub data_keys: Vec<String>,
+    pub data_keys: Vec<CompactString>,
     /// Keys of `binaryData`.
     #[serde(rename = "binaryData", deserialize_with = "keys_only")]
-    pub binary_data_keys: Vec<String>,
+    pub binary_data_keys: Vec<CompactString>,
 }
 
 /// A Secret; only its keys are kept, never its values.
@@ -141,13 +143,13 @@ pub struct Secret {
     pub metadata: ObjectMeta,
     /// The secret type (`kubernetes.io/tls`).
     #[serde(rename = "type", deserialize_with = "nullable")]
-    pub type_: String,
+    pub type_: CompactString,
     /// Keys of `data`.
     #[serde(rename = "data", deserialize_with = "keys_only")]
-    pub data_keys: Vec<String>,
+    pub data_keys: Vec<CompactString>,
     /// Keys of `stringData`.
     #[serde(rename = "stringData", deserialize_with = "keys_only")]
-    pub string_data_keys: Vec<String>,
+    pub string_data_keys: Vec<CompactString>,
 }
 
 impl ConfigMap {

@@ -1,5 +1,6 @@
 //! Workload controllers: Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::{Condition, LabelSelector, ObjectMeta, PodTemplate, nullable};
@@ -139,7 +140,7 @@ pub struct StatefulSetSpec {
     pub replicas: Option<i64>,
     /// The governing headless Service.
     #[serde(deserialize_with = "nullable")]
-    pub service_name: String,
+    pub service_name: CompactString,
     /// Which pods belong to it.
     #[serde(deserialize_with = "nullable")]
     pub selector: LabelSelector,
@@ -172,10 +173,10 @@ pub struct StatefulSetStatus {
     pub updated_replicas: i64,
     /// The revision pods are being moved from.
     #[serde(deserialize_with = "nullable")]
-    pub current_revision: String,
+    pub current_revision: CompactString,
     /// The revision pods are being moved to.
     #[serde(deserialize_with = "nullable")]
-    pub update_revision: String,
+    pub update_revision: CompactString,
 }
 
 impl StatefulSet {
@@ -286,9 +287,9 @@ pub struct JobStatus {
     #[serde(deserialize_with = "nullable")]
     pub conditions: Vec<Condition>,
     /// When the Job started.
-    pub start_time: Option<String>,
+    pub start_time: Option<CompactString>,
     /// When the Job completed.
-    pub completion_time: Option<String>,
+    pub completion_time: Option<CompactString>,
 }
 
 /// A CronJob.
@@ -312,7 +313,7 @@ pub struct CronJob {
 pub struct CronJobSpec {
     /// The cron schedule.
     #[serde(deserialize_with = "nullable")]
-    pub schedule: String,
+    pub schedule: CompactString,
     /// Whether scheduling is suspended.
     #[serde(deserialize_with = "nullable")]
     pub suspend: bool,
@@ -325,7 +326,7 @@ pub struct CronJobSpec {
 #[serde(rename_all = "camelCase", default)]
 pub struct CronJobStatus {
     /// When a Job was last scheduled.
-    pub last_schedule_time: Option<String>,
+    pub last_schedule_time: Option<CompactString>,
     /// When a Job last succeeded.
-    pub last_successful_time: Option<String>,
+    pub last_successful_time: Option<CompactString>,
 }

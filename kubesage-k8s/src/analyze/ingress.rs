@@ -90,8 +90,12 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, ing: &'a Ingress, out: &mut Vec<Finding
                     (None, None) => true,
                 };
                 if !port_ok {
-                    let port =
-                        backend.port.number.map(|n| n.to_string()).or(backend.port.name.clone()).unwrap_or_default();
+                    let port = backend
+                        .port
+                        .number
+                        .map(|n| n.to_string())
+                        .or(backend.port.name.as_ref().map(|n| n.to_string()))
+                        .unwrap_or_default();
                     bad_ports.push((path, backend.name.as_str(), port));
                 }
             }

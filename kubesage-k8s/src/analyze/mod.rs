@@ -30,6 +30,7 @@ mod webhook;
 
 use std::collections::BTreeMap;
 
+use kubesage_core::CompactString;
 use kubesage_core::model::{Event, LabelSelector, Pod};
 use kubesage_core::{AnalysisContext, Analyzer, Evidence, Finding, ObjectRef, ResourceKind};
 
@@ -139,7 +140,7 @@ pub(crate) fn pods_selected<'a>(
 pub(crate) fn pods_matching<'a>(
     cx: &AnalysisContext<'a>,
     namespace: &'a str,
-    selector: &BTreeMap<String, String>,
+    selector: &BTreeMap<CompactString, CompactString>,
 ) -> Vec<&'a Pod> {
     if selector.is_empty() {
         return Vec::new();

@@ -348,7 +348,7 @@ fn link_all(findings: &mut [Finding], owners: &[ObjectRef]) {
 }
 
 fn oom_finding(pod: &Pod, cs: &ContainerStatus, container: Option<&Container>, severity: Severity) -> Finding {
-    let limit = container.and_then(|c| c.resources.limits.get("memory")).map(String::as_str);
+    let limit = container.and_then(|c| c.resources.limits.get("memory")).map(|l| l.as_str());
     let summary = match limit {
         Some(l) => format!(
             "Container {} was OOMKilled: it used more than its {l} memory limit (restarted {} times)",
