@@ -86,7 +86,7 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, ing: &'a Ingress, out: &mut Vec<Finding
                 links.push(svc.object_ref());
                 let port_ok = match (&backend.port.number, &backend.port.name) {
                     (Some(n), _) => svc.spec.ports.iter().any(|p| p.port == *n),
-                    (None, Some(name)) => svc.spec.ports.iter().any(|p| &p.name == name),
+                    (None, Some(name)) => svc.spec.ports.iter().any(|p| p.name == name),
                     (None, None) => true,
                 };
                 if !port_ok {

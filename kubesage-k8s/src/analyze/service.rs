@@ -87,8 +87,7 @@ fn analyze<'a>(cx: &AnalysisContext<'a>, svc: &'a Service, out: &mut Vec<Finding
     // Named target ports must exist on the selected pods.
     for port in &svc.spec.ports {
         let Some(IntOrString::String(target)) = &port.target_port else { continue };
-        let exposed =
-            pods.iter().any(|p| p.spec.containers.iter().any(|c| c.ports.iter().any(|cp| &cp.name == target)));
+        let exposed = pods.iter().any(|p| p.spec.containers.iter().any(|c| c.ports.iter().any(|cp| cp.name == target)));
         if !pods.is_empty() && !exposed {
             out.push(
                 Finding::new(
