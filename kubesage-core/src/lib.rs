@@ -18,6 +18,7 @@
 //! assert!(report.findings.is_empty());
 //! ```
 
+pub mod anomaly;
 pub mod cluster;
 pub mod config;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod selector;
 pub mod time;
 
 pub use cluster::{AnyObject, Cluster, ClusterIndex, Resource, ResourceKind, SkippedKind};
+pub use anomaly::{AnomalyPoint, Detector, Series, anomaly_finding};
 pub use compact_str::CompactString;
 pub use config::Config;
 pub use error::{Error, Result};

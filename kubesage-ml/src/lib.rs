@@ -1,5 +1,10 @@
-//! KubeSage models: the home of anomaly detection on cluster metrics, local embeddings and
-//! retrieval, and model serving, each under its own module as its issue lands.
+//! KubeSage models: anomaly detection on cluster metrics ([`anomaly`]) and, as their issues
+//! land, local embeddings, retrieval and model serving.
 //!
-//! The crate depends only on `kubesage-core`, whose traits it implements; it never talks to
-//! a cluster itself.
+//! The crate depends only on `kubesage-core`, whose [`Detector`](kubesage_core::Detector)
+//! trait it implements; it never talks to a cluster or a metrics server itself.
+
+pub mod anomaly;
+pub mod error;
+
+pub use error::{Error, Result};

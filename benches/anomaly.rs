@@ -1,0 +1,95 @@
+//! Anomaly detectors: streaming throughput in points per second on one core, memory per
+//! series, and a bank of 10,000 pod series. Target for the default detector: at least
+//! 2 million points/s per core and under 8 KiB per series.
+//!
+//! Run: `cargo bench -p kubesage-benches --bench anomaly`
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::Instant;
+
+use kubesage_ml::anomaly::bank::DetectorBank;
+use kubesage_ml::anomaly::{DETECTORS, detector};
+
+/// A day-cycled CPU-like series with noise and occasional spikes, 5-minute steps.
+fn series(n: usize) -> (Vec<i64>, Vec<f64>) {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let t0 = 1_700_000_000i64;
+    let ts: Vec<i64> = (0..n as i64).map(|i| t0 + 300 * i).collect();
+    let vs: Vec<f64> = (0..n)
+        .map(|i| {
+            let day = (i as f64 * 300.0 / 86_400.0 * std::f64::consts::TAU).sin();
+            let spike = if i % 5_000 == 4_999 { 40.0 } else { 0.0 };
+            50.0 + 20.0 * day + 4.0 * noise() + spike
+        })
+        .collect();
+    (ts, vs)
+}
+
+fn main() {
+    let (ts, vs) = series(1_000_000);
+    println!("streaming throughput, one series of {} points, one core:", vs.len());
+    for &name in DETECTORS {
+        let n = if name == "forest" { 200_000 } else { vs.len() };
+        let mut best = f64::INFINITY;
+        let mut memory = 0;
+        for _ in 0..3 {
+            let mut d = detector(name).expect("known detector");
+            let start = Instant::now();
+            let mut acc = 0.0;
+            for i in 0..n {
+                acc += d.score(ts[i], vs[i]);
+            }
+            black_box(acc);
+            best = best.min(start.elapsed().as_secs_f64());
+            memory = d.memory_bytes();
+        }
+        let rate = n as f64 / best;
+        let target = if name == "default" {
+            format!(
+                "  (target >= 2,000,000 points/s and < 8 KiB: {})",
+                if rate >= 2e6 && memory < 8192 { "met" } else { "NOT met" }
+            )
+        } else {
+            String::new()
+        };
+        println!("  {name:<9} {:>12.0} points/s  {:>7} bytes/series{target}", rate, memory);
+    }
+
+    // A bank of 10,000 pod series, 288 points each (a day at 5-minute steps), interleaved
+    // as a scrape would deliver them.
+    let pods = 10_000;
+    let steps = 288;
+    let keys: Vec<BTreeMap<_, _>> = (0..pods)
+        .map(|i| {
+            let mut l = BTreeMap::new();
+            l.insert("__name__".into(), "container_cpu_usage_seconds_total".into());
+            l.insert("namespace".into(), format!("team-{}", i % 40).into());
+            l.insert("pod".into(), format!("app-{}-5d9f8c7b6-{i}", i / 5).into());
+            l
+        })
+        .collect();
+    let mut bank = DetectorBank::new(pods, || detector("default").expect("known detector"));
+    let start = Instant::now();
+    let mut acc = 0.0;
+    for s in 0..steps {
+        for (i, k) in keys.iter().enumerate() {
+            acc += bank.score(k, ts[s], vs[(s * 7 + i) % vs.len()]);
+        }
+    }
+    black_box(acc);
+    let secs = start.elapsed().as_secs_f64();
+    let points = (pods * steps) as f64;
+    println!(
+        "bank: {pods} series x {steps} points: {:.0} points/s, {:.1} MiB in total ({:.0} bytes per series incl. labels)",
+        points / secs,
+        bank.memory_bytes() as f64 / (1 << 20) as f64,
+        bank.memory_bytes() as f64 / pods as f64
+    );
+}

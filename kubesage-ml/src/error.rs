@@ -1,0 +1,45 @@
+//! The error type of `kubesage-ml`.
+
+use std::path::PathBuf;
+
+/// What can go wrong in the models.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A name does not match any detector.
+    #[error("unknown detector {name:?}; known detectors: {known}")]
+    UnknownDetector {
+        /// The name asked for.
+        name: String,
+        /// The names that exist.
+        known: String,
+    },
+    /// Input series are malformed (mismatched lengths, unordered or unparsable data).
+    #[error("invalid series: {0}")]
+    InvalidSeries(String),
+    /// A CSV file could not be parsed.
+    #[error("{origin}: line {line}: {reason}")]
+    Csv {
+        /// Where it came from.
+        origin: String,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file or folder could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// NAB windows, profiles or results are malformed.
+    #[error("NAB: {0}")]
+    Nab(String),
+}
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
