@@ -76,7 +76,8 @@ pub struct AnomalyPoint {
 /// `pod` (or `pod_name`) with `namespace` is a Pod, `node` a Node, `namespace` alone a
 /// Namespace. Series about nothing in particular give `None`.
 pub fn object_of(labels: &BTreeMap<CompactString, CompactString>) -> Option<ObjectRef> {
-    let get = |keys: &[&str]| keys.iter().find_map(|k| labels.get(*k)).map(CompactString::as_str).filter(|v| !v.is_empty());
+    let get =
+        |keys: &[&str]| keys.iter().find_map(|k| labels.get(*k)).map(CompactString::as_str).filter(|v| !v.is_empty());
     let namespace = get(&["namespace", "exported_namespace"]);
     if let (Some(pod), Some(ns)) = (get(&["pod", "pod_name", "exported_pod"]), namespace) {
         return Some(ObjectRef::new("Pod", ns, pod));

@@ -28,8 +28,8 @@ pub mod pipeline;
 pub mod selector;
 pub mod time;
 
-pub use cluster::{AnyObject, Cluster, ClusterIndex, Resource, ResourceKind, SkippedKind};
 pub use anomaly::{AnomalyPoint, Detector, Series, anomaly_finding};
+pub use cluster::{AnyObject, Cluster, ClusterIndex, Resource, ResourceKind, SkippedKind};
 pub use compact_str::CompactString;
 pub use config::Config;
 pub use error::{Error, Result};

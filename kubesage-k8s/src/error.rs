@@ -58,6 +58,40 @@ pub enum Error {
     /// Every kind the scan needs was refused or failed; there is nothing to analyse.
     #[error("could not read any kind from the cluster: {0}")]
     NothingReadable(String),
+    /// A Prometheus base URL that cannot be used: not an absolute `http`/`https` URL, or the
+    /// HTTP client for it could not be built.
+    #[error("invalid Prometheus URL {url:?}: {reason}")]
+    PrometheusUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Prometheus could not be reached: connection refused, a name that does not resolve, a
+    /// TLS failure, or no complete answer within the timeout.
+    #[error("cannot reach Prometheus at {url}: {reason}")]
+    PrometheusUnreachable {
+        /// The URL requested (without the query string).
+        url: String,
+        /// The transport error, with its causes.
+        reason: String,
+    },
+    /// Prometheus answered with an error of its own (`{"status":"error",...}`): a query that
+    /// does not parse (`bad_data`, HTTP 400), fails while running (`execution`, HTTP 422),
+    /// times out or is cancelled inside Prometheus (`timeout`, `canceled`, HTTP 503).
+    #[error("Prometheus rejected the query ({error_type}): {message}")]
+    PrometheusQuery {
+        /// Prometheus's `errorType`, e.g. `bad_data`.
+        error_type: String,
+        /// Prometheus's `error` message, e.g. `1:6: parse error: unclosed left parenthesis`.
+        message: String,
+    },
+    /// An answer that is not what the Prometheus HTTP API documents (not JSON, an unexpected
+    /// shape, an HTTP error without an API error body, a body over the size limit), or a
+    /// range query refused before sending because it asks for more points than Prometheus
+    /// allows. The message says which, and from where.
+    #[error("{0}")]
+    PrometheusResponse(String),
     /// An error from the core (selectors, analyzer names).
     #[error(transparent)]
     Core(#[from] kubesage_core::Error),

@@ -15,6 +15,7 @@
 
 pub mod analyze;
 pub mod error;
+pub mod prometheus;
 pub mod source;
 
 pub use error::{Error, Result};

@@ -66,7 +66,8 @@ fn a_spike_stands_out_from_noise() {
 fn a_level_shift_is_flagged_then_learned() {
     let n = 3_000;
     let ts = times(n);
-    let vs: Vec<f64> = noise(n, 3).iter().enumerate().map(|(i, x)| if i < 2_000 { 20.0 } else { 60.0 } + 2.0 * x).collect();
+    let vs: Vec<f64> =
+        noise(n, 3).iter().enumerate().map(|(i, x)| if i < 2_000 { 20.0 } else { 60.0 } + 2.0 * x).collect();
     for name in ["default", "mad", "ewma"] {
         let s = run(name, &ts, &vs);
         let at_shift = max_in(&s, 2_000..2_010);

@@ -7,6 +7,12 @@ pub enum Error {
     /// Reading a cluster or snapshot failed.
     #[error(transparent)]
     K8s(#[from] kubesage_k8s::Error),
+    /// A model failed or rejected its input (detector names, series, NAB files).
+    #[error(transparent)]
+    Ml(#[from] kubesage_ml::Error),
+    /// Arguments that parse but make no sense together.
+    #[error("{0}")]
+    Usage(String),
     /// The core rejected an input (selector, analyzer name, configuration).
     #[error(transparent)]
     Core(#[from] kubesage_core::Error),

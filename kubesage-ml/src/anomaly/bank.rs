@@ -38,7 +38,13 @@ impl std::fmt::Debug for DetectorBank {
 impl DetectorBank {
     /// A bank that makes detectors with `make` and follows at most `max_series` series.
     pub fn new(max_series: usize, make: impl Fn() -> Box<dyn Detector> + Send + Sync + 'static) -> Self {
-        DetectorBank { make: Box::new(make), max_series: max_series.max(1), series: HashMap::new(), clock: 0, evicted: 0 }
+        DetectorBank {
+            make: Box::new(make),
+            max_series: max_series.max(1),
+            series: HashMap::new(),
+            clock: 0,
+            evicted: 0,
+        }
     }
 
     /// Scores the next point of the series with these labels.

@@ -76,7 +76,11 @@ pub fn read_series(text: &str, origin: &str) -> Result<CsvSeries> {
 /// Writes `timestamp,value,anomaly_score` rows, plus `label` when labels are given.
 pub fn write_scores(series: &CsvSeries, scores: &[f64], labels: Option<&[u8]>) -> String {
     let mut s = String::with_capacity(series.values.len() * 40);
-    s.push_str(if labels.is_some() { "timestamp,value,anomaly_score,label\n" } else { "timestamp,value,anomaly_score\n" });
+    s.push_str(if labels.is_some() {
+        "timestamp,value,anomaly_score,label\n"
+    } else {
+        "timestamp,value,anomaly_score\n"
+    });
     for (i, ((ts, v), score)) in series.raw_timestamps.iter().zip(&series.values).zip(scores).enumerate() {
         let value = if v.is_nan() { String::new() } else { format!("{v}") };
         let _ = write!(s, "{ts},{value},{score:.6}");

@@ -21,8 +21,17 @@ enum Node {
     /// A cut of dimension `dim` at `at`; `lo..=hi` is the range the node's sample spanned,
     /// so a point far outside it (by half the range) is isolated here rather than sent
     /// down with the extreme ones.
-    Split { dim: u8, at: f64, lo: f64, hi: f64, left: u16, right: u16 },
-    Leaf { size: u16 },
+    Split {
+        dim: u8,
+        at: f64,
+        lo: f64,
+        hi: f64,
+        left: u16,
+        right: u16,
+    },
+    Leaf {
+        size: u16,
+    },
 }
 
 /// Isolation forest on sliding shingles.

@@ -14,6 +14,8 @@ pub mod ewma;
 pub mod forest;
 pub mod likelihood;
 pub mod mad;
+pub mod nab;
+pub mod nab_score;
 pub mod seasonal;
 pub mod stats;
 

@@ -152,6 +152,8 @@ impl Detector for SeasonalDetector {
     }
 
     fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + std::mem::size_of::<[Bin; DAILY_BINS]>() + std::mem::size_of::<[Bin; WEEKLY_BINS]>()
+        std::mem::size_of::<Self>()
+            + std::mem::size_of::<[Bin; DAILY_BINS]>()
+            + std::mem::size_of::<[Bin; WEEKLY_BINS]>()
     }
 }

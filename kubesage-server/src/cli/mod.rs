@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 an error (message on stderr); 2 a usage error; 3 findings at
 //! or above `--fail-on` were found.
 
+mod anomaly;
 mod scan;
 
 use std::ffi::OsString;
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use anomaly::AnomalyArgs;
 pub use scan::{OutputFormat, ScanArgs, run_scan};
 
 /// Exit code when findings at or above `--fail-on` exist.
@@ -35,6 +37,8 @@ pub enum Command {
     Scan(ScanArgs),
     /// List the analyzers and what each looks at.
     Analyzers,
+    /// Anomaly detection on metric series (CSV, Prometheus) and NAB evaluation.
+    Anomaly(AnomalyArgs),
 }
 
 /// Parses the process arguments, runs, and maps the outcome to an exit code.
@@ -61,6 +65,7 @@ pub fn run(
     let result = match &cli.command {
         Command::Scan(args) => run_scan(cli.config.as_deref(), args, out, err),
         Command::Analyzers => list_analyzers(out),
+        Command::Anomaly(args) => anomaly::run(args, out),
     };
     match result {
         Ok(code) => code,
