@@ -1,7 +1,6 @@
 //! Every detector on series with known structure: spikes, level shifts, seasonality, drift,
 //! gaps, constant stretches and irregular timestamps.
 
-use kubesage_core::Detector;
 use kubesage_ml::anomaly::{DETECTORS, detector};
 
 const STEP: i64 = 300;

@@ -8,6 +8,7 @@
 //! [`nab`] runs detectors over the Numenta Anomaly Benchmark layout.
 
 pub mod bank;
+pub mod context;
 pub mod csv;
 pub mod ensemble;
 pub mod ewma;
@@ -24,12 +25,13 @@ use kubesage_core::Detector;
 use crate::error::{Error, Result};
 
 /// The names of every detector; the first is the default.
-pub const DETECTORS: &[&str] = &["default", "mad", "ewma", "seasonal", "forest"];
+pub const DETECTORS: &[&str] = &["default", "context", "mad", "ewma", "seasonal", "forest"];
 
 /// Makes a fresh detector by name.
 pub fn detector(name: &str) -> Result<Box<dyn Detector>> {
     Ok(match name {
         "default" => Box::new(ensemble::DefaultDetector::default()),
+        "context" => Box::new(context::ContextDetector::default()),
         "mad" => Box::new(mad::MadDetector::default()),
         "ewma" => Box::new(ewma::EwmaDetector::default()),
         "seasonal" => Box::new(seasonal::SeasonalDetector::default()),

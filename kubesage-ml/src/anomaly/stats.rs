@@ -95,7 +95,7 @@ impl RollingWindow {
             }
             last = take;
         }
-        if n % 2 == 0 && target > 0 { 0.5 * (prev + last) } else { last }
+        if n.is_multiple_of(2) && target > 0 { 0.5 * (prev + last) } else { last }
     }
 
     /// The smallest and largest values held.

@@ -320,15 +320,16 @@ fn score(args: &ScoreArgs, out: &mut dyn Write) -> Result<u8> {
     } else {
         writeln!(
             out,
-            "{:<12} {:<20} {:>8} {:>10} {:>5} {:>5} {:>5}",
-            "DETECTOR", "PROFILE", "SCORE", "THRESHOLD", "TP", "FP", "FN"
+            "{:<12} {:<20} {:>8} {:>10} {:>8} {:>9}",
+            "DETECTOR", "PROFILE", "SCORE", "THRESHOLD", "WINDOWS", "FP ROWS"
         )
         .map_err(output)?;
         for (d, s) in &rows {
+            let windows = format!("{}/{}", s.windows_detected, s.windows);
             writeln!(
                 out,
-                "{:<12} {:<20} {:>8.1} {:>10.4} {:>5} {:>5} {:>5}",
-                d, s.profile, s.normalized, s.threshold, s.tp, s.fp, s.fn_
+                "{:<12} {:<20} {:>8.1} {:>10.4} {:>8} {:>9}",
+                d, s.profile, s.normalized, s.threshold, windows, s.fp
             )
             .map_err(output)?;
         }
