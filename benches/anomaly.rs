@@ -9,7 +9,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use kubesage_ml::anomaly::bank::DetectorBank;
-use kubesage_ml::anomaly::{DETECTORS, detector};
+use kubesage_ml::anomaly::nab_score::{FileScores, Profile, Windows, score_corpus};
+use kubesage_ml::anomaly::{DETECTORS, detector, nab};
 
 /// A day-cycled CPU-like series with noise and occasional spikes, 5-minute steps.
 fn series(n: usize) -> (Vec<i64>, Vec<f64>) {
@@ -32,7 +33,41 @@ fn series(n: usize) -> (Vec<i64>, Vec<f64>) {
     (ts, vs)
 }
 
+/// NAB scores of every detector under the three profiles, on the labelled data in
+/// `shared/data/nab` beside the repository (skipped with a note when it is absent).
+fn nab_scores() {
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/nab");
+    let windows = match std::fs::read_to_string(data.join("combined_windows.json")) {
+        Ok(text) => Windows::from_json(&text).expect("valid windows"),
+        Err(_) => {
+            println!("NAB: no labelled data at {}; skipped", data.display());
+            return;
+        }
+    };
+    println!("NAB scores on {} (normalised, null = 0, perfect = 100):", data.join("data").display());
+    println!("  {:<9} {:>9} {:>9} {:>9}  windows found (standard)", "detector", "standard", "low FP", "low FN");
+    for &name in DETECTORS {
+        let files = nab::run(&data.join("data"), None, name, Some(&windows)).expect("NAB run");
+        let scored: Vec<FileScores> = files.into_iter().map(Into::into).collect();
+        let s: Vec<_> = Profile::all().iter().map(|(p, prof)| score_corpus(&scored, &windows, p, prof)).collect();
+        println!(
+            "  {name:<9} {:>9.1} {:>9.1} {:>9.1}  {}/{}{}",
+            s[0].normalized,
+            s[1].normalized,
+            s[2].normalized,
+            s[0].windows_detected,
+            s[0].windows,
+            if name == "default" {
+                format!("  (target >= 60 standard: {})", if s[0].normalized >= 60.0 { "met" } else { "NOT met" })
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
 fn main() {
+    nab_scores();
     let (ts, vs) = series(1_000_000);
     println!("streaming throughput, one series of {} points, one core:", vs.len());
     for &name in DETECTORS {

@@ -40,23 +40,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     let mut grid = vec![base];
-    for levels in [3, 4] {
-        for word in [4] {
-            for rest_period in [100, 150, 200] {
-                for (magnitude_z, likelihood) in [(3.0, false), (0.0, true)] {
-                    for season_z in [6.0, 8.0, 10.0] {
-                        grid.push(ContextParams {
-                            levels,
-                            word,
-                            rest_period,
-                            magnitude_z,
-                            season_z,
-                            likelihood,
-                            ..base
-                        });
-                    }
-                }
-            }
+    for magnitude_z in [0.0, 1.0, 1.5, 2.0, 3.0] {
+        for season_z in [6.0, 8.0] {
+            grid.push(ContextParams { magnitude_z, season_z, ..kubesage_ml::anomaly::ensemble::DEFAULT_PARAMS });
         }
     }
     let mut results = Vec::new();

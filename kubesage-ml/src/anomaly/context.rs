@@ -39,7 +39,7 @@ pub struct ContextParams {
     /// Seasonal residual z-score from which a break in a learned daily or weekly cycle
     /// scores (0 disables the seasonal term).
     pub season_z: f64,
-    /// Weigh novelty by the likelihood of the recent deviations (instead of the raw z-score).
+    /// Weigh novelty by the likelihood of the recent deviations.
     pub likelihood: bool,
 }
 
@@ -178,7 +178,8 @@ impl Detector for ContextDetector {
         let mut novelty = self.novelty();
         if self.params.likelihood {
             novelty *= self.calibration.update(z.min(20.0));
-        } else if self.params.magnitude_z > 0.0 {
+        }
+        if self.params.magnitude_z > 0.0 {
             novelty *= (z / self.params.magnitude_z).min(1.0);
         }
         novelty = novelty.max(season);
