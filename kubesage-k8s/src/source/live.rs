@@ -128,11 +128,11 @@ impl LiveSource {
                         }
                         kube::Error::Api(s) => format!("HTTP {}: {}", s.code, s.message),
                         kube::Error::HyperError(_) | kube::Error::Service(_) => {
-                            let text = error_chain(&e);
+                            let text = kubesage_core::error::display_chain(&e);
                             transport_failure.get_or_insert(text.clone());
                             text
                         }
-                        other => error_chain(other),
+                        other => kubesage_core::error::display_chain(other),
                     };
                     cluster.skipped.push(SkippedKind { kind: kind.name().to_owned(), reason });
                 }
@@ -234,20 +234,6 @@ fn encode_query(s: &str) -> String {
         }
     }
     out
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let s = c.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        cause = c.source();
-    }
-    text
 }
 
 #[derive(Deserialize)]

@@ -4,9 +4,8 @@
 //! detector adopts the new level quickly instead of alarming for hundreds of points.
 
 use kubesage_core::Detector;
-use kubesage_core::anomaly::log_scale;
 
-use super::stats::{Ewm, normal_tail};
+use super::stats::{Ewm, z_to_score};
 
 /// EWMA z-score with clipped updates and level-shift adaptation.
 #[derive(Debug, Clone)]
@@ -74,7 +73,7 @@ impl Detector for EwmaDetector {
         }
         let z = self.z(value);
         self.observe(value);
-        log_scale(1.0 - 2.0 * normal_tail(z))
+        z_to_score(z)
     }
 
     fn memory_bytes(&self) -> usize {

@@ -3,9 +3,8 @@
 //! hide the next one, and a level shift is flagged until half the window has moved.
 
 use kubesage_core::Detector;
-use kubesage_core::anomaly::log_scale;
 
-use super::stats::{RollingWindow, normal_tail};
+use super::stats::{RollingWindow, z_to_score};
 
 /// Scale factor that makes the MAD estimate a normal standard deviation.
 const MAD_TO_SIGMA: f64 = 1.4826;
@@ -60,7 +59,7 @@ impl Detector for MadDetector {
         }
         let z = self.z(value);
         self.observe(value);
-        log_scale(1.0 - 2.0 * normal_tail(z))
+        z_to_score(z)
     }
 
     fn memory_bytes(&self) -> usize {

@@ -7,9 +7,8 @@
 //! explains, so an ensemble can tell a seasonal series from one that is not.
 
 use kubesage_core::Detector;
-use kubesage_core::anomaly::log_scale;
 
-use super::stats::normal_tail;
+use super::stats::z_to_score;
 
 const DAY: i64 = 86_400;
 const WEEK: i64 = 7 * DAY;
@@ -148,7 +147,7 @@ impl Detector for SeasonalDetector {
         }
         let z = self.z(timestamp, value).unwrap_or(0.0);
         self.observe(timestamp, value);
-        log_scale(1.0 - 2.0 * normal_tail(z))
+        z_to_score(z)
     }
 
     fn memory_bytes(&self) -> usize {

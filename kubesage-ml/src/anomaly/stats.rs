@@ -140,6 +140,12 @@ impl Ewm {
     }
 }
 
+/// A z-score as a score in `[0, 1]`: the two-sided normal confidence, on the readable
+/// scale of [`kubesage_core::anomaly::log_scale`] (z = 4.4 gives 0.5).
+pub fn z_to_score(z: f64) -> f64 {
+    kubesage_core::anomaly::log_scale(1.0 - 2.0 * normal_tail(z))
+}
+
 /// The upper tail of the standard normal, `P(Z > z)`, accurate to about 1e-7 relative
 /// even far into the tail (a Chebyshev fit of erfc).
 pub fn normal_tail(z: f64) -> f64 {

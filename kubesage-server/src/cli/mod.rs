@@ -70,7 +70,7 @@ pub fn run(
     match result {
         Ok(code) => code,
         Err(e) => {
-            let _ = writeln!(err, "error: {}", error_chain(&e));
+            let _ = writeln!(err, "error: {}", kubesage_core::error::display_chain(&e));
             1
         }
     }
@@ -83,18 +83,4 @@ fn list_analyzers(out: &mut dyn Write) -> crate::Result<u8> {
             .map_err(|e| crate::Error::Output(e.to_string()))?;
     }
     Ok(0)
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let s = c.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        cause = c.source();
-    }
-    text
 }
