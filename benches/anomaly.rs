@@ -67,10 +67,18 @@ fn nab_scores() {
 }
 
 fn main() {
-    nab_scores();
+    // `KUBESAGE_BENCH=default` prints only the default detector's throughput on the shared
+    // series, for benches/python_binding.py to compare against.
+    let only_default = std::env::var("KUBESAGE_BENCH").is_ok_and(|v| v == "default");
+    if !only_default {
+        nab_scores();
+    }
     let (ts, vs) = series(1_000_000);
     println!("streaming throughput, one series of {} points, one core:", vs.len());
     for &name in DETECTORS {
+        if only_default && name != "default" {
+            continue;
+        }
         let n = if name == "forest" { 200_000 } else { vs.len() };
         let mut best = f64::INFINITY;
         let mut memory = 0;
@@ -97,6 +105,9 @@ fn main() {
         println!("  {name:<9} {:>12.0} points/s  {:>7} bytes/series{target}", rate, memory);
     }
 
+    if only_default {
+        return;
+    }
     // A bank of 10,000 pod series, 288 points each (a day at 5-minute steps), interleaved
     // as a scrape would deliver them.
     let pods = 10_000;

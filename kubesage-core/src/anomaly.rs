@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::finding::{Evidence, Finding, ObjectRef, Severity, fingerprint};
 
 /// A streaming anomaly detector for one series.
-pub trait Detector: Send {
+pub trait Detector: Send + Sync {
     /// The detector's name (`default`, `mad`, `ewma`, ...).
     fn name(&self) -> &'static str;
 

@@ -1,0 +1,79 @@
+"""Anomaly detection on metric series: numpy arrays, pandas Series, streams and banks.
+
+Scores are in [0, 1]; 0.5 is a sensible threshold for the default detector. ``NaN`` values
+are gaps (scored 0). Timestamps are Unix seconds; without them points are taken as one
+minute apart. A pandas Series with a DatetimeIndex supplies its own timestamps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ._kubesage import Detector, DetectorBank, InvalidInputError, detectors
+from ._kubesage import detect as _detect
+from ._kubesage import prometheus_query_range as _query_range
+
+__all__ = ["Detector", "DetectorBank", "detect", "detectors", "prometheus_range", "as_arrays"]
+
+
+def as_arrays(values: Any, timestamps: Any = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """Normalise input to a float64 array of values and an int64 array of timestamps.
+
+    Accepts numpy arrays, lists and pandas Series (a DatetimeIndex becomes timestamps).
+    Copies only when the dtype or layout requires it.
+    """
+    index = getattr(values, "index", None)
+    if timestamps is None and index is not None and hasattr(index, "asi8") and "datetime" in str(getattr(index, "dtype", "")):
+        timestamps = np.asarray(index.asi8) // 1_000_000_000
+    if hasattr(values, "to_numpy"):
+        values = values.to_numpy()
+    try:
+        v = np.ascontiguousarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InvalidInputError(f"values must be numeric: {e}") from None
+    if v.ndim != 1:
+        raise InvalidInputError(f"values must be one-dimensional, got shape {v.shape}")
+    t = None
+    if timestamps is not None:
+        if hasattr(timestamps, "to_numpy"):
+            timestamps = timestamps.to_numpy()
+        ts = np.asarray(timestamps)
+        if np.issubdtype(ts.dtype, np.datetime64):
+            ts = ts.astype("datetime64[s]").astype(np.int64)
+        try:
+            t = np.ascontiguousarray(ts, dtype=np.int64)
+        except (TypeError, ValueError) as e:
+            raise InvalidInputError(f"timestamps must be integers or datetimes: {e}") from None
+        if t.shape != v.shape:
+            raise InvalidInputError(f"{v.shape[0]} values but {t.shape[0] if t.ndim else 0} timestamps")
+    return v, t
+
+
+def detect(values: Any, timestamps: Any = None, detector: str = "default") -> np.ndarray:
+    """Score every point of a series with a fresh detector; returns a float64 array in [0, 1]."""
+    v, t = as_arrays(values, timestamps)
+    return _detect(v, t, detector)
+
+
+def prometheus_range(
+    url: str, query: str, start: int, end: int, step: int, timeout: float = 30.0, as_frame: bool = False
+) -> Any:
+    """Run a Prometheus range query.
+
+    Returns a list of ``(labels, timestamps, values)`` tuples of numpy arrays, or, with
+    ``as_frame=True``, a pandas DataFrame with one column per series (named by its labels)
+    indexed by time. Raises :class:`kubesage.PrometheusError` when Prometheus cannot be
+    reached or rejects the query.
+    """
+    series: List[Tuple[Dict[str, str], np.ndarray, np.ndarray]] = _query_range(url, query, start, end, step, timeout)
+    if not as_frame:
+        return series
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+    columns = {}
+    for labels, ts, vs in series:
+        name = labels.get("__name__", "") + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items() if k != "__name__") + "}"
+        columns[name] = pd.Series(vs, index=pd.to_datetime(ts, unit="s", utc=True))
+    return pd.DataFrame(columns)
