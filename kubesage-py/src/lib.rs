@@ -280,10 +280,10 @@ fn borrow_series<'a>(
         Some(t) => Some(t.as_slice().map_err(|_| Failure::Input("timestamps must be a contiguous 1-D array".into()))?),
         None => None,
     };
-    if let Some(t) = t {
-        if t.len() != v.len() {
-            return Err(Failure::Input(format!("{} values but {} timestamps", v.len(), t.len())));
-        }
+    if let Some(t) = t
+        && t.len() != v.len()
+    {
+        return Err(Failure::Input(format!("{} values but {} timestamps", v.len(), t.len())));
     }
     Ok((v, t))
 }
