@@ -18,12 +18,12 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-create_exception!(_kubesage, KubeSageError, PyException, "Base class of every KubeSage error.");
-create_exception!(_kubesage, InvalidInputError, KubeSageError, "An argument or input series is malformed.");
-create_exception!(_kubesage, SnapshotError, KubeSageError, "A snapshot file could not be read or decoded.");
-create_exception!(_kubesage, ClusterError, KubeSageError, "A live cluster could not be reached or read.");
-create_exception!(_kubesage, DetectorError, KubeSageError, "A detector name is unknown or a detector failed.");
-create_exception!(_kubesage, PrometheusError, KubeSageError, "Prometheus could not be reached or refused a query.");
+create_exception!(kubesage, KubeSageError, PyException, "Base class of every KubeSage error.");
+create_exception!(kubesage, InvalidInputError, KubeSageError, "An argument or input series is malformed.");
+create_exception!(kubesage, SnapshotError, KubeSageError, "A snapshot file could not be read or decoded.");
+create_exception!(kubesage, ClusterError, KubeSageError, "A live cluster could not be reached or read.");
+create_exception!(kubesage, DetectorError, KubeSageError, "A detector name is unknown or a detector failed.");
+create_exception!(kubesage, PrometheusError, KubeSageError, "Prometheus could not be reached or refused a query.");
 
 /// Maps every Rust error of the crates to its Python exception.
 enum Failure {
@@ -318,6 +318,9 @@ fn detect<'py>(
 struct Detector {
     inner: Box<dyn kubesage_core::Detector>,
     name: String,
+    /// Where the implicit clock stands for points given without timestamps, so a stream
+    /// fed in chunks keeps moving forward.
+    next_t: i64,
 }
 
 #[pymethods]
@@ -325,7 +328,11 @@ impl Detector {
     #[new]
     #[pyo3(signature = (name="default"))]
     fn new(name: &str) -> PyResult<Self> {
-        Ok(Detector { inner: kubesage_ml::anomaly::detector(name).map_err(Failure::from)?, name: name.to_owned() })
+        Ok(Detector {
+            inner: kubesage_ml::anomaly::detector(name).map_err(Failure::from)?,
+            name: name.to_owned(),
+            next_t: 0,
+        })
     }
     /// The detector's name.
     #[getter]
@@ -339,9 +346,11 @@ impl Detector {
     }
     /// Scores the next point (timestamp in Unix seconds); NaN is a gap and scores 0.
     fn score(&mut self, timestamp: i64, value: f64) -> f64 {
+        self.next_t = timestamp.saturating_add(DEFAULT_STEP);
         self.inner.score(timestamp, value)
     }
-    /// Scores the next points of the series, continuing from the state so far.
+    /// Scores the next points of the series, continuing from the state so far. Without
+    /// timestamps, points are one minute apart, continuing the series' clock.
     #[pyo3(signature = (values, timestamps=None))]
     fn score_batch<'py>(
         &mut self,
@@ -350,8 +359,16 @@ impl Detector {
         timestamps: Option<PyReadonlyArray1<'py, i64>>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let (v, t) = borrow_series(&values, timestamps.as_ref())?;
+        let start = self.next_t;
+        self.next_t = match t {
+            Some(t) => t.last().map_or(start, |&last| last.saturating_add(DEFAULT_STEP)),
+            None => start.saturating_add(v.len() as i64 * DEFAULT_STEP),
+        };
         let d = self.inner.as_mut();
-        let scores = py.detach(|| run_detector(d, v, t));
+        let scores = py.detach(|| match t {
+            Some(t) => d.score_batch(t, v),
+            None => v.iter().enumerate().map(|(i, &x)| d.score(start + i as i64 * DEFAULT_STEP, x)).collect(),
+        });
         Ok(PyArray1::from_vec(py, scores))
     }
     fn __repr__(&self) -> String {

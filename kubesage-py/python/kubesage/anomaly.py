@@ -18,33 +18,47 @@ from ._kubesage import prometheus_query_range as _query_range
 __all__ = ["Detector", "DetectorBank", "detect", "detectors", "prometheus_range", "as_arrays"]
 
 
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _unix_seconds(timestamps: Any) -> np.ndarray:
+    """Datetimes (any unit, naive taken as UTC, or zone-aware) or numbers as Unix seconds."""
+    stamps = getattr(timestamps, "array", timestamps)  # a pandas Series: its underlying array
+    if hasattr(stamps, "asi8") and "datetime" in str(getattr(stamps, "dtype", "")):
+        # DatetimeIndex / DatetimeArray: asi8 counts the index's own unit since the epoch (UTC);
+        # pandas 2 indexes may be in s/ms/us/ns and pandas 3 parses dates to microseconds.
+        return np.asarray(stamps.asi8) // _PER_SECOND[str(getattr(stamps, "unit", "ns"))]
+    arr = np.asarray(stamps)
+    if np.issubdtype(arr.dtype, np.datetime64):
+        return arr.astype("datetime64[s]").astype(np.int64)
+    if arr.dtype == object:
+        return np.array([int(x.timestamp()) if hasattr(x, "timestamp") else x for x in arr.ravel()])
+    return arr
+
+
 def as_arrays(values: Any, timestamps: Any = None) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Normalise input to a float64 array of values and an int64 array of timestamps.
 
     Accepts numpy arrays, lists and pandas Series (a DatetimeIndex becomes timestamps).
-    Copies only when the dtype or layout requires it.
+    Copies only when the dtype or layout requires it. Scalars are not series.
     """
     index = getattr(values, "index", None)
-    if timestamps is None and index is not None and hasattr(index, "asi8") and "datetime" in str(getattr(index, "dtype", "")):
-        timestamps = np.asarray(index.asi8) // 1_000_000_000
+    if timestamps is None and index is not None and "datetime" in str(getattr(index, "dtype", "")):
+        timestamps = index
     if hasattr(values, "to_numpy"):
         values = values.to_numpy()
     try:
-        v = np.ascontiguousarray(values, dtype=np.float64)
+        v = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise InvalidInputError(f"values must be numeric: {e}") from None
     if v.ndim != 1:
         raise InvalidInputError(f"values must be one-dimensional, got shape {v.shape}")
+    v = np.ascontiguousarray(v)
     t = None
     if timestamps is not None:
-        if hasattr(timestamps, "to_numpy"):
-            timestamps = timestamps.to_numpy()
-        ts = np.asarray(timestamps)
-        if np.issubdtype(ts.dtype, np.datetime64):
-            ts = ts.astype("datetime64[s]").astype(np.int64)
         try:
-            t = np.ascontiguousarray(ts, dtype=np.int64)
-        except (TypeError, ValueError) as e:
+            t = np.ascontiguousarray(_unix_seconds(timestamps), dtype=np.int64)
+        except (TypeError, ValueError, OverflowError) as e:
             raise InvalidInputError(f"timestamps must be integers or datetimes: {e}") from None
         if t.shape != v.shape:
             raise InvalidInputError(f"{v.shape[0]} values but {t.shape[0] if t.ndim else 0} timestamps")
