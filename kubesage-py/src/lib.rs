@@ -12,7 +12,7 @@ use std::time::Duration;
 use kubesage_core::{ClusterSource, CompactString, ScanOptions, Selector, SourceScope};
 use kubesage_k8s::source::demo::DemoSource;
 use kubesage_k8s::{LiveOptions, LiveSource, SnapshotSource};
-use numpy::{PyArray1, PyReadonlyArray1};
+use numpy::{AllowTypeChange, PyArray1, PyArrayLike1, PyReadonlyArray1};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -288,6 +288,16 @@ fn borrow_series<'a>(
     Ok((v, t))
 }
 
+/// Converts any 1-D array-like (lists, other dtypes) to the element type, as numpy would;
+/// what numpy cannot convert is an [`InvalidInputError`].
+fn array_like<'a, 'py, T>(obj: &'a Bound<'py, PyAny>, what: &str) -> PyResult<PyArrayLike1<'py, T, AllowTypeChange>>
+where
+    T: numpy::Element + 'py,
+    Vec<T>: FromPyObject<'a, 'py>,
+{
+    obj.extract().map_err(|e| InvalidInputError::new_err(format!("{what} must be a 1-D numeric array: {e}")))
+}
+
 /// Seconds between points when no timestamps are given.
 const DEFAULT_STEP: i64 = 60;
 
@@ -355,10 +365,13 @@ impl Detector {
     fn score_batch<'py>(
         &mut self,
         py: Python<'py>,
-        values: PyReadonlyArray1<'py, f64>,
-        timestamps: Option<PyReadonlyArray1<'py, i64>>,
+        values: &Bound<'py, PyAny>,
+        timestamps: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let (v, t) = borrow_series(&values, timestamps.as_ref())?;
+        let values: PyArrayLike1<'py, f64, AllowTypeChange> = array_like(values, "values")?;
+        let timestamps: Option<PyArrayLike1<'py, i64, AllowTypeChange>> =
+            timestamps.map(|t| array_like(t, "timestamps")).transpose()?;
+        let (v, t) = borrow_series(&values, timestamps.as_deref())?;
         let start = self.next_t;
         self.next_t = match t {
             Some(t) => t.last().map_or(start, |&last| last.saturating_add(DEFAULT_STEP)),
@@ -408,9 +421,11 @@ impl DetectorBank {
         &mut self,
         py: Python<'py>,
         labels: BTreeMap<String, String>,
-        values: PyReadonlyArray1<'py, f64>,
-        timestamps: PyReadonlyArray1<'py, i64>,
+        values: &Bound<'py, PyAny>,
+        timestamps: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let values: PyArrayLike1<'py, f64, AllowTypeChange> = array_like(values, "values")?;
+        let timestamps: PyArrayLike1<'py, i64, AllowTypeChange> = array_like(timestamps, "timestamps")?;
         let (v, t) = borrow_series(&values, Some(&timestamps))?;
         let key = self::labels(labels);
         let bank = &mut self.inner;

@@ -217,3 +217,13 @@ def test_nab_series_with_a_datetime_index():
     scores = anomaly.detect(series)
     assert scores.shape == (len(series),)
     assert (scores >= 0.5).sum() >= 1
+
+
+def test_streaming_apis_accept_array_likes():
+    d = anomaly.Detector()
+    assert d.score_batch([1, 2, 3]).dtype == np.float64
+    assert d.score_batch(np.arange(5, dtype=np.int32), list(range(5))).shape == (5,)
+    bank = anomaly.DetectorBank()
+    assert bank.score_series({"pod": "a"}, [1.0, 2.0], [0, 60]).shape == (2,)
+    with pytest.raises(kubesage.InvalidInputError, match="values must be a 1-D numeric array"):
+        d.score_batch(["not", "numbers"])
