@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kubesage_core::{ClusterSource, CompactString, ScanOptions, Selector, SourceScope};
-use kubesage_k8s::source::demo::DemoSource;
-use kubesage_k8s::{LiveOptions, LiveSource, SnapshotSource};
+use kubesage_core::{CompactString, ScanOptions, Selector, SourceScope};
+use kubesage_k8s::LiveOptions;
+use kubesage_k8s::source::SourceChoice;
 use numpy::{AllowTypeChange, PyArray1, PyArrayLike1, PyReadonlyArray1};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -252,18 +252,12 @@ fn scan(
             .enable_all()
             .build()
             .map_err(|e| Failure::Input(format!("cannot start a runtime: {e}")))?;
-        let (cluster, source) = runtime.block_on(async {
-            if demo {
-                Ok::<_, Failure>((DemoSource.load(&scope).await?, DemoSource.describe()))
-            } else if let Some(paths) = snapshot {
-                let s = SnapshotSource::new(paths);
-                Ok((s.load(&scope).await?, s.describe()))
-            } else {
-                let options = LiveOptions { kubeconfig, context, ..LiveOptions::default() };
-                let s = LiveSource::connect(&options).await?;
-                Ok((s.load(&scope).await?, s.describe()))
-            }
-        })?;
+        let choice = match (demo, snapshot) {
+            (true, _) => SourceChoice::Demo,
+            (false, Some(paths)) => SourceChoice::Snapshot(paths),
+            (false, None) => SourceChoice::Live(LiveOptions { kubeconfig, context, ..LiveOptions::default() }),
+        };
+        let (cluster, source) = runtime.block_on(choice.load(&scope))?;
         let options = ScanOptions { namespace, selector, analyzers: names, now: None };
         Ok((kubesage_core::scan(&cluster, &all, &options)?, source))
     });

@@ -110,12 +110,8 @@ pub fn table(report: &Report, source: &str, details: bool) -> String {
                 let _ = writeln!(s, "    > {step}");
             }
             if !f.related.is_empty() {
-                let names: Vec<String> = f
-                    .related
-                    .iter()
-                    .filter_map(|id| by_id.get(id.as_str()))
-                    .map(|g| format!("{} {} ({})", g.object.kind, object_name(g), g.reason))
-                    .collect();
+                let names =
+                    related_names(f, &by_id, |g| format!("{} {} ({})", g.object.kind, object_name(g), g.reason));
                 let _ = writeln!(s, "    related: {}", names.join("; "));
             }
             let _ = writeln!(s, "    id: {}", f.id);
@@ -185,12 +181,7 @@ pub fn markdown(report: &Report, source: &str) -> String {
             let _ = writeln!(s);
         }
         if !f.related.is_empty() {
-            let names: Vec<String> = f
-                .related
-                .iter()
-                .filter_map(|id| by_id.get(id.as_str()))
-                .map(|g| format!("{} `{}` ({})", g.object.kind, object_name(g), g.reason))
-                .collect();
+            let names = related_names(f, &by_id, |g| format!("{} `{}` ({})", g.object.kind, object_name(g), g.reason));
             let _ = writeln!(s, "Related: {}\n", names.join(", "));
         }
         let _ = writeln!(s, "<sub>id {} · analyzer {}</sub>\n", f.id, f.analyzer);
@@ -202,6 +193,11 @@ pub fn markdown(report: &Report, source: &str) -> String {
         }
     }
     s
+}
+
+/// The findings a finding is related to, each described by `describe`.
+fn related_names(f: &Finding, by_id: &HashMap<&str, &Finding>, describe: impl Fn(&Finding) -> String) -> Vec<String> {
+    f.related.iter().filter_map(|id| by_id.get(id.as_str())).map(|g| describe(g)).collect()
 }
 
 fn escape_cell(s: &str) -> String {

@@ -5,11 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use kubesage_core::{
-    ClusterSource, Config, ScanOptions, Selector, Severity, SourceScope, kinds_read, select_analyzers,
-};
-use kubesage_k8s::source::demo::DemoSource;
-use kubesage_k8s::{LiveOptions, LiveSource, SnapshotSource};
+use kubesage_core::{Config, ScanOptions, Selector, Severity, SourceScope, kinds_read, select_analyzers};
+use kubesage_k8s::LiveOptions;
+use kubesage_k8s::source::SourceChoice;
 
 use crate::error::{Error, Result};
 use crate::render;
@@ -101,24 +99,20 @@ pub fn run_scan(config_path: Option<&Path>, args: &ScanArgs, out: &mut dyn Write
 
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(Error::Runtime)?;
-    let (cluster, source) = runtime.block_on(async {
-        if args.demo {
-            Ok::<_, Error>((DemoSource.load(&scope).await?, DemoSource.describe()))
-        } else if !args.snapshot.is_empty() {
-            let source = SnapshotSource::new(args.snapshot.iter().cloned());
-            Ok((source.load(&scope).await?, source.describe()))
-        } else {
-            let options = LiveOptions {
-                kubeconfig: args.kubeconfig.clone().or(config.kubeconfig.as_ref().map(PathBuf::from)),
-                context: args.context.clone().or(config.context.clone()),
-                page_size: args.page_size.unwrap_or(config.page_size),
-                timeout: Duration::from_secs(args.timeout.unwrap_or(config.request_timeout_secs)),
-                ..LiveOptions::default()
-            };
-            let source = LiveSource::connect(&options).await?;
-            Ok((source.load(&scope).await?, source.describe()))
-        }
-    })?;
+    let choice = if args.demo {
+        SourceChoice::Demo
+    } else if !args.snapshot.is_empty() {
+        SourceChoice::Snapshot(args.snapshot.clone())
+    } else {
+        SourceChoice::Live(LiveOptions {
+            kubeconfig: args.kubeconfig.clone().or(config.kubeconfig.as_ref().map(PathBuf::from)),
+            context: args.context.clone().or(config.context.clone()),
+            page_size: args.page_size.unwrap_or(config.page_size),
+            timeout: Duration::from_secs(args.timeout.unwrap_or(config.request_timeout_secs)),
+            ..LiveOptions::default()
+        })
+    };
+    let (cluster, source) = runtime.block_on(choice.load(&scope))?;
 
     let options = ScanOptions { namespace, selector, analyzers: names, now: None };
     let report = kubesage_core::scan(&cluster, &analyzers, &options)?;
