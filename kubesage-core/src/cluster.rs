@@ -180,6 +180,7 @@ impl fmt::Display for ResourceKind {
 
 /// A kind the source could not read, and why. Analyses that need it are weaker, not wrong:
 /// analyzers never claim an object is missing when its kind was not read.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedKind {
     /// The kind.

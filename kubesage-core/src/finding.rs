@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 
 /// How urgent a finding is. Ordered: `Info < Warning < Critical`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -48,6 +49,7 @@ impl std::str::FromStr for Severity {
 }
 
 /// Names one Kubernetes object: its kind, namespace (none for cluster-scoped kinds) and name.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ObjectRef {
     /// The object's kind, spelled as Kubernetes spells it (`Pod`, `PersistentVolumeClaim`).
@@ -84,6 +86,7 @@ impl fmt::Display for ObjectRef {
 }
 
 /// One piece of evidence behind a finding, quoted from the cluster.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Evidence {
@@ -192,6 +195,7 @@ impl fmt::Display for Evidence {
 /// Invariant: `id` is a pure function of `analyzer`, `reason` and `object`, so the same
 /// problem on the same object has the same id on every scan, whatever its counters or
 /// messages say this time. See [`fingerprint`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable fingerprint of the problem (16 hex digits).

@@ -27,6 +27,7 @@ pub mod model;
 pub mod pipeline;
 pub mod selector;
 pub mod time;
+pub mod tracking;
 
 pub use anomaly::{AnomalyPoint, Detector, Series, anomaly_finding};
 pub use cluster::{AnyObject, Cluster, ClusterIndex, Resource, ResourceKind, SkippedKind};
@@ -35,7 +36,8 @@ pub use config::Config;
 pub use error::{Error, Result};
 pub use finding::{Evidence, Finding, ObjectRef, Severity, fingerprint};
 pub use pipeline::{
-    AnalysisContext, Analyzer, ClusterSource, Report, ScanOptions, SourceScope, Summary, kinds_read, scan,
+    AnalysisContext, Analyzer, ClusterSource, Report, ScanOptions, SourceScope, Summary, assemble, kinds_read, scan,
     select_analyzers,
 };
 pub use selector::Selector;
+pub use tracking::{FindingStatus, FindingTracker, TrackedFinding};

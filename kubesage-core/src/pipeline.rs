@@ -86,6 +86,7 @@ pub struct ScanOptions {
 }
 
 /// Counts of findings by severity.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// Critical findings.
@@ -99,6 +100,7 @@ pub struct Summary {
 }
 
 /// The result of a scan.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Findings, most severe first.
@@ -166,8 +168,23 @@ pub fn scan(cluster: &Cluster, all: &[Box<dyn Analyzer>], options: &ScanOptions)
     for analyzer in &analyzers {
         analyzer.analyze(&cx, &mut findings);
     }
+    let mut report = assemble(&cx, findings, options);
+    warnings.append(&mut report.warnings);
+    report.warnings = warnings;
+    Ok(report)
+}
 
-    findings.retain(|f| in_scope(&cx, f, options));
+/// Turns the raw findings of analyzers run over `cx` into a report: keeps those inside the
+/// scope, links findings that share a cause, sorts most severe first and summarises.
+///
+/// [`scan`] is `analyze` then `assemble`; a watcher that re-runs only the analyzers whose
+/// kinds changed keeps each analyzer's raw findings and assembles them again, since links
+/// and rollups depend on the findings of every analyzer together.
+pub fn assemble(cx: &AnalysisContext<'_>, mut findings: Vec<Finding>, options: &ScanOptions) -> Report {
+    let cluster = cx.cluster;
+    let now = cx.now;
+    let mut warnings = Vec::new();
+    findings.retain(|f| in_scope(cx, f, options));
     link(&mut findings);
     findings.sort_by(|a, b| {
         b.severity
@@ -193,13 +210,13 @@ pub fn scan(cluster: &Cluster, all: &[Box<dyn Analyzer>], options: &ScanOptions)
             Severity::Info => summary.info += 1,
         }
     }
-    Ok(Report {
+    Report {
         findings,
         summary,
         skipped: cluster.skipped.clone(),
         warnings,
         observed_at: (now > 0).then(|| crate::time::format_rfc3339(now)),
-    })
+    }
 }
 
 fn in_scope(cx: &AnalysisContext<'_>, f: &Finding, options: &ScanOptions) -> bool {

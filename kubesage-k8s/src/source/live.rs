@@ -87,6 +87,11 @@ impl LiveSource {
         LiveSource { client, url: url.into(), page_size: 500, concurrency: 8 }
     }
 
+    /// The client, for watching the same cluster.
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
     /// Sets the page size.
     pub fn page_size(mut self, n: u32) -> Self {
         self.page_size = n.max(1);

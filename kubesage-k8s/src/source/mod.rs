@@ -5,6 +5,7 @@ pub mod decode;
 pub mod demo;
 pub mod live;
 pub mod snapshot;
+pub mod watch;
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use kubesage_core::{Cluster, ClusterSource, SourceScope};
 pub use decode::decode_document;
 pub use live::{LiveOptions, LiveSource};
 pub use snapshot::SnapshotSource;
+pub use watch::WatchedCluster;
 
 /// Which source a scan reads: the one place that knows all three, for the CLI, the Python
 /// module and any other front end.
