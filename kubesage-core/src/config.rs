@@ -28,6 +28,10 @@ pub struct Config {
     pub page_size: u32,
     /// Seconds before a request to the API server is abandoned.
     pub request_timeout_secs: u64,
+    /// Bearer tokens the HTTP service accepts (prefer `token_file`: files stay out of process listings).
+    pub api_tokens: Vec<String>,
+    /// A file of bearer tokens, one per line (a Kubernetes Secret mounted as a file).
+    pub token_file: Option<String>,
 }
 
 impl Default for Config {
@@ -41,6 +45,8 @@ impl Default for Config {
             fail_on: None,
             page_size: 500,
             request_timeout_secs: 30,
+            api_tokens: Vec::new(),
+            token_file: None,
         }
     }
 }
@@ -76,6 +82,11 @@ impl Config {
                 "REQUEST_TIMEOUT_SECS" => {
                     self.request_timeout_secs =
                         value.parse().map_err(|_| bad(format!("expected a number, got {value:?}")))?;
+                }
+                "TOKEN_FILE" => self.token_file = Some(value),
+                "API_TOKENS" => {
+                    self.api_tokens =
+                        value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
                 }
                 _ => {}
             }

@@ -19,4 +19,4 @@ pub mod prometheus;
 pub mod source;
 
 pub use error::{Error, Result};
-pub use source::{LiveOptions, LiveSource, SnapshotSource};
+pub use source::{LiveOptions, LiveSource, SnapshotSource, WatchedCluster};

@@ -5,6 +5,7 @@
 
 mod anomaly;
 mod scan;
+mod serve;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -14,6 +15,7 @@ use clap::{Parser, Subcommand};
 
 pub use anomaly::AnomalyArgs;
 pub use scan::{OutputFormat, ScanArgs, run_scan};
+pub use serve::ServeArgs;
 
 /// Exit code when findings at or above `--fail-on` exist.
 pub const EXIT_FINDINGS: u8 = 3;
@@ -39,6 +41,9 @@ pub enum Command {
     Analyzers,
     /// Anomaly detection on metric series (CSV, Prometheus) and NAB evaluation.
     Anomaly(AnomalyArgs),
+    /// Run the HTTP service: findings kept current by watching the cluster, anomaly
+    /// detection, an Alertmanager webhook, metrics.
+    Serve(ServeArgs),
 }
 
 /// Parses the process arguments, runs, and maps the outcome to an exit code.
@@ -66,6 +71,7 @@ pub fn run(
         Command::Scan(args) => run_scan(cli.config.as_deref(), args, out, err),
         Command::Analyzers => list_analyzers(out),
         Command::Anomaly(args) => anomaly::run(args, out),
+        Command::Serve(args) => serve::run(cli.config.as_deref(), args, out),
     };
     match result {
         Ok(code) => code,

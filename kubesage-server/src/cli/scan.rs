@@ -145,7 +145,7 @@ fn parse_format(name: &str) -> Result<OutputFormat> {
     })
 }
 
-fn load_config(path: Option<&Path>) -> Result<Config> {
+pub(crate) fn load_config(path: Option<&Path>) -> Result<Config> {
     let config = match path {
         Some(p) => {
             let text =

@@ -1,0 +1,126 @@
+//! The service as a function: [`app`] builds the router with the whole tower stack.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{from_fn_with_state, map_response};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ErrorBody;
+use crate::state::AppState;
+use crate::{auth, metrics, routes};
+
+/// The KubeSage HTTP service: routes, authentication and the production stack, over `state`.
+///
+/// The stack, declared here and nowhere else. For the whole app, outermost first:
+/// 1. metrics: counts and times every answer, including those the layers below produce;
+/// 2. JSON errors: any 4xx/5xx without a JSON body (a 405, a 413 from the body limit, a 503
+///    from the timeout) gets `{"error": ...}`, so clients parse one error shape;
+/// 3. tracing: one span per request, named by the matched route;
+/// 4. panics become 500s (the detail goes to the log, not the client);
+/// 5. timeout: a request still running after `request_timeout` is answered 503;
+/// 6. body limit: a body over `max_body_bytes` is refused with 413 before it is read
+///    (`Content-Length`) or as soon as it passes the limit (chunked);
+/// 7. CORS: off (no headers at all) unless origins are configured.
+///
+/// `/v1` adds, outermost first: the bearer-token check (401), then load shedding over a
+/// global concurrency limit: when `max_concurrency` requests are already running, more get
+/// 503 with `Retry-After` at once instead of queueing behind them. Probes, `/metrics` and
+/// `/openapi.json` are neither authenticated nor shed, so the kubelet and Prometheus still
+/// see a busy service as alive.
+pub fn app(state: AppState) -> Router {
+    let settings = state.settings().clone();
+
+    let api = routes::v1()
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async { overloaded() }))
+                .layer(LoadShedLayer::new())
+                .layer(GlobalConcurrencyLimitLayer::new(settings.max_concurrency.max(1))),
+        )
+        .route_layer(from_fn_with_state(state.clone(), auth::require_token));
+
+    let cors = (!settings.cors_origins.is_empty()).then(|| {
+        let origins: Vec<HeaderValue> =
+            settings.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+    });
+
+    // `Router::layer` wraps what came before, so the layers below are listed innermost
+    // first: the last one is the outermost.
+    Router::new()
+        .merge(routes::operational())
+        .merge(api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(ServiceBuilder::new().option_layer(cors))
+        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout.max(Duration::from_millis(1)),
+        ))
+        .layer(CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
+            tracing::error!("a request handler panicked");
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log")
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+            tracing::info_span!("request", method = %request.method(), route, uri = %request.uri().path())
+        }))
+        .layer(map_response(json_errors))
+        .layer(from_fn_with_state(state.clone(), metrics::track))
+        .with_state(state)
+}
+
+fn error_response(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(ErrorBody { error: message.to_owned() })).into_response()
+}
+
+fn overloaded() -> Response {
+    let mut response =
+        error_response(StatusCode::SERVICE_UNAVAILABLE, "overloaded: too many requests in progress; retry");
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    error_response(StatusCode::NOT_FOUND, &format!("no route for {}", uri.path()))
+}
+
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Rejections from axum's extractors carry a useful plain-text reason: keep it.
+    let text = axum::body::to_bytes(body, 64 << 10).await.unwrap_or_default();
+    let reason = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = if reason.is_empty() { status.canonical_reason().unwrap_or("error").to_owned() } else { reason };
+    let body = serde_json::to_vec(&ErrorBody { error: message }).unwrap_or_default();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}

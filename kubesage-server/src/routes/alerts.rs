@@ -1,0 +1,136 @@
+//! `POST /v1/alerts` (the Alertmanager webhook receiver), `GET /v1/alerts` and
+//! `GET /v1/alerts/{fingerprint}`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::alerts::{StoredAlert, WebhookPayload, alert_key, anomalies_for, findings_for, objects_of};
+use crate::error::{Error, ErrorBody, Result};
+use crate::state::AppState;
+
+/// What a webhook delivery did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Received {
+    /// Alerts in the payload.
+    pub alerts: usize,
+    /// Their fingerprints, in payload order.
+    pub fingerprints: Vec<String>,
+    /// Findings attached, over all alerts.
+    pub findings: usize,
+    /// Anomalies attached, over all alerts.
+    pub anomalies: usize,
+}
+
+/// A list of alerts.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AlertList {
+    /// Most recently received first.
+    pub alerts: Vec<StoredAlert>,
+}
+
+/// Filters for listing alerts.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlertsQuery {
+    /// `firing` or `resolved`.
+    pub status: Option<String>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_secs()).ok())
+        .unwrap_or(0)
+}
+
+/// Receives an Alertmanager webhook notification and attaches findings and anomalies.
+#[utoipa::path(post, path = "/v1/alerts", tag = "alerts", request_body = WebhookPayload,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stored", body = Received),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 413, description = "The body is over the size limit", body = ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The JSON is not a webhook payload", body = ErrorBody)))]
+pub async fn receive(State(state): State<AppState>, Json(payload): Json<WebhookPayload>) -> Json<Received> {
+    let stamp = kubesage_core::time::format_rfc3339(now());
+    let active = state.active_findings(|_| true);
+    let max = state.settings().max_alerts;
+    let mut received = Received { alerts: payload.alerts.len(), fingerprints: Vec::new(), findings: 0, anomalies: 0 };
+    for alert in payload.alerts {
+        let key = alert_key(&alert);
+        let (objects, namespace_only) = objects_of(&alert.labels);
+        let findings = findings_for(&objects, namespace_only.as_deref(), &active);
+        let anomalies = anomalies_for(&objects, namespace_only.as_deref(), state.anomalies().iter());
+        received.findings += findings.len();
+        received.anomalies += anomalies.len();
+        let status = if alert.status.is_empty() { payload.status.clone() } else { alert.status.clone() };
+        state.metrics().record_alert(if status.is_empty() { "unknown" } else { &status });
+        let mut store = state.alerts();
+        let (first_received, notifications) =
+            store.get(&key).map_or((stamp.clone(), 1), |old| (old.first_received.clone(), old.notifications + 1));
+        let ended = !alert.ends_at.is_empty() && !alert.ends_at.starts_with("0001-");
+        store.upsert(
+            StoredAlert {
+                fingerprint: key.clone(),
+                status,
+                labels: alert.labels,
+                annotations: alert.annotations,
+                starts_at: alert.starts_at,
+                ends_at: ended.then_some(alert.ends_at),
+                generator_url: alert.generator_url,
+                receiver: payload.receiver.clone(),
+                first_received,
+                last_received: stamp.clone(),
+                notifications,
+                objects,
+                findings,
+                anomalies,
+            },
+            max,
+        );
+        drop(store);
+        tracing::info!(fingerprint = %key, "alert received");
+        received.fingerprints.push(key);
+    }
+    Json(received)
+}
+
+/// Lists received alerts, most recent first.
+#[utoipa::path(get, path = "/v1/alerts", tag = "alerts", params(AlertsQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Alerts", body = AlertList),
+        (status = 400, description = "A filter does not parse", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, Query(q): Query<AlertsQuery>) -> Result<Json<AlertList>> {
+    let status = q.status.map(|s| s.to_ascii_lowercase());
+    if let Some(s) = &status
+        && s != "firing"
+        && s != "resolved"
+    {
+        return Err(Error::BadRequest(format!("status: expected firing or resolved, got {s:?}")));
+    }
+    let alerts = state.alerts().iter().filter(|a| status.as_ref().is_none_or(|s| a.status == *s)).cloned().collect();
+    Ok(Json(AlertList { alerts }))
+}
+
+/// One alert by fingerprint.
+#[utoipa::path(get, path = "/v1/alerts/{fingerprint}", tag = "alerts",
+    params(("fingerprint" = String, Path, description = "Alertmanager's fingerprint")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The alert", body = StoredAlert),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No alert has this fingerprint", body = ErrorBody)))]
+pub async fn get_one(State(state): State<AppState>, Path(fingerprint): Path<String>) -> Result<Json<StoredAlert>> {
+    state
+        .alerts()
+        .get(&fingerprint)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| Error::NotFound(format!("no alert with fingerprint {fingerprint:?}")))
+}

@@ -1,0 +1,146 @@
+//! `GET /v1/findings` and `GET /v1/findings/{id}`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use kubesage_core::{FindingStatus, Severity, SkippedKind, TrackedFinding};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{Error, ErrorBody, Result};
+use crate::state::AppState;
+
+/// Largest page of findings.
+pub const MAX_LIMIT: usize = 10_000;
+
+/// Filters for listing findings. Lists are comma-separated; every filter given must match.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FindingsQuery {
+    /// Only findings about objects in this namespace.
+    pub namespace: Option<String>,
+    /// Only these severities (`critical,warning`).
+    pub severity: Option<String>,
+    /// Only these analyzers (`pod,service`).
+    pub analyzer: Option<String>,
+    /// `active` (default), `resolved` or `all`.
+    pub status: Option<String>,
+    /// Page size (default 1000, at most 10000).
+    #[param(minimum = 0, maximum = 10000)]
+    pub limit: Option<usize>,
+    /// Findings to skip.
+    #[param(minimum = 0)]
+    pub offset: Option<usize>,
+}
+
+/// A page of findings.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FindingsPage {
+    /// The findings: active ones most severe first, then resolved ones most recent first.
+    pub findings: Vec<TrackedFinding>,
+    /// How many matched in all (the page may hold fewer).
+    pub total: usize,
+    /// Where the cluster state comes from.
+    pub source: String,
+    /// When the latest analysis looked (RFC 3339).
+    pub observed_at: Option<String>,
+    /// Kinds that could not be read.
+    pub skipped: Vec<SkippedKind>,
+}
+
+fn list_of(text: &Option<String>) -> Option<Vec<String>> {
+    text.as_ref().map(|t| t.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect())
+}
+
+struct Filter {
+    namespace: Option<String>,
+    severities: Option<Vec<Severity>>,
+    analyzers: Option<Vec<String>>,
+    active: bool,
+    resolved: bool,
+}
+
+impl Filter {
+    fn parse(q: &FindingsQuery) -> Result<Self> {
+        let severities = match list_of(&q.severity) {
+            Some(names) => Some(
+                names
+                    .iter()
+                    .map(|n| n.parse::<Severity>().map_err(|e| Error::BadRequest(format!("severity: {e}"))))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            None => None,
+        };
+        let (active, resolved) = match q.status.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("active") => (true, false),
+            Some("resolved") => (false, true),
+            Some("all") => (true, true),
+            Some(other) => {
+                return Err(Error::BadRequest(format!("status: expected active, resolved or all, got {other:?}")));
+            }
+        };
+        Ok(Filter { namespace: q.namespace.clone(), severities, analyzers: list_of(&q.analyzer), active, resolved })
+    }
+
+    fn matches(&self, t: &TrackedFinding) -> bool {
+        let f = &t.finding;
+        self.namespace.as_ref().is_none_or(|ns| f.object.namespace.as_deref() == Some(ns.as_str()))
+            && self.severities.as_ref().is_none_or(|s| s.contains(&f.severity))
+            && self.analyzers.as_ref().is_none_or(|a| a.iter().any(|n| n.eq_ignore_ascii_case(&f.analyzer)))
+    }
+}
+
+/// Lists findings, filtered and paged.
+#[utoipa::path(get, path = "/v1/findings", tag = "findings", params(FindingsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of findings", body = FindingsPage),
+        (status = 400, description = "A filter does not parse", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>, Query(q): Query<FindingsQuery>) -> Result<Json<FindingsPage>> {
+    let filter = Filter::parse(&q)?;
+    let limit = q.limit.unwrap_or(1000);
+    if limit > MAX_LIMIT {
+        return Err(Error::BadRequest(format!("limit: at most {MAX_LIMIT}, got {limit}")));
+    }
+    let offset = q.offset.unwrap_or(0);
+    let page = state.with_findings(|f| {
+        let active = f.tracker.active().iter().filter(|_| filter.active);
+        let resolved = f.tracker.resolved().rev().filter(|_| filter.resolved);
+        let mut total = 0;
+        let mut findings = Vec::new();
+        for t in active.chain(resolved).filter(|t| filter.matches(t)) {
+            if total >= offset && findings.len() < limit {
+                findings.push(t.clone());
+            }
+            total += 1;
+        }
+        FindingsPage {
+            findings,
+            total,
+            source: f.source.clone(),
+            observed_at: f.observed_at.clone(),
+            skipped: f.skipped.clone(),
+        }
+    });
+    Ok(Json(page))
+}
+
+/// One finding by id: the active one, else the latest resolved one.
+#[utoipa::path(get, path = "/v1/findings/{id}", tag = "findings",
+    params(("id" = String, Path, description = "The finding's id (16 hex digits)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The finding", body = TrackedFinding),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No finding has this id", body = ErrorBody)))]
+pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<TrackedFinding>> {
+    state
+        .with_findings(|f| f.tracker.get(&id).cloned())
+        .map(Json)
+        .ok_or_else(|| Error::NotFound(format!("no finding with id {id:?}")))
+}
+
+/// Whether a status filter value is valid (for the OpenAPI enum and tests).
+pub fn status_names() -> [&'static str; 2] {
+    [FindingStatus::Active.as_str(), FindingStatus::Resolved.as_str()]
+}
