@@ -48,7 +48,9 @@ pub enum Command {
 
 /// Parses the process arguments, runs, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
-    let code = run(std::env::args_os(), &mut std::io::stdout().lock(), &mut std::io::stderr().lock());
+    // Unlocked handles: `serve` logs to stderr from worker threads, which would wait forever
+    // on a lock held by this thread for the whole run.
+    let code = run(std::env::args_os(), &mut std::io::stdout(), &mut std::io::stderr());
     ExitCode::from(code)
 }
 
