@@ -25,8 +25,9 @@ pub struct WebhookPayload {
     #[serde(default)]
     pub group_key: String,
     /// Alerts Alertmanager left out because of `max_alerts`.
-    #[serde(default)]
-    pub truncated_alerts: u64,
+    #[serde(default, deserialize_with = "count")]
+    #[schema(minimum = 0)]
+    pub truncated_alerts: i64,
     /// `firing` or `resolved`: the group's status.
     #[serde(default)]
     pub status: String,
@@ -47,6 +48,13 @@ pub struct WebhookPayload {
     pub external_url: String,
     /// The alerts.
     pub alerts: Vec<WebhookAlert>,
+}
+
+/// A non-negative count, also when a sender writes it as `3.0` (JSON does not tell the two apart).
+fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    let value = n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64));
+    value.filter(|v| *v >= 0).ok_or_else(|| serde::de::Error::custom(format!("expected a count, got {n}")))
 }
 
 /// One alert of a webhook payload.

@@ -35,7 +35,18 @@ pub struct AlertList {
 #[into_params(parameter_in = Query)]
 pub struct AlertsQuery {
     /// `firing` or `resolved`.
-    pub status: Option<String>,
+    #[param(inline)]
+    pub status: Option<AlertStatus>,
+}
+
+/// An alert's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    /// Still firing.
+    Firing,
+    /// Resolved.
+    Resolved,
 }
 
 fn now() -> i64 {
@@ -107,14 +118,11 @@ pub async fn receive(State(state): State<AppState>, Json(payload): Json<WebhookP
         (status = 400, description = "A filter does not parse", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer token", body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, Query(q): Query<AlertsQuery>) -> Result<Json<AlertList>> {
-    let status = q.status.map(|s| s.to_ascii_lowercase());
-    if let Some(s) = &status
-        && s != "firing"
-        && s != "resolved"
-    {
-        return Err(Error::BadRequest(format!("status: expected firing or resolved, got {s:?}")));
-    }
-    let alerts = state.alerts().iter().filter(|a| status.as_ref().is_none_or(|s| a.status == *s)).cloned().collect();
+    let status = q.status.map(|s| match s {
+        AlertStatus::Firing => "firing",
+        AlertStatus::Resolved => "resolved",
+    });
+    let alerts = state.alerts().iter().filter(|a| status.is_none_or(|s| a.status == s)).cloned().collect();
     Ok(Json(AlertList { alerts }))
 }
 

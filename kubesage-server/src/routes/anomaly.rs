@@ -17,11 +17,15 @@ use crate::state::AppState;
 pub struct DetectRequest {
     /// The detector (`default`, `context`, `mad`, `ewma`, `seasonal`, `forest`).
     #[serde(default = "default_detector")]
+    #[schema(value_type = String, pattern = "^(default|context|mad|ewma|seasonal|forest)$")]
     pub detector: String,
     /// Scores at or above this are anomalies (0 to 1).
     #[serde(default = "default_threshold")]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub threshold: f64,
-    /// The series; each is scored by a fresh detector.
+    /// The series; each is scored by a fresh detector. `timestamps` and `values` of a
+    /// series must have equal lengths (JSON Schema cannot say so; a 400 does).
+    #[schema(min_items = 1)]
     pub series: Vec<SeriesIn>,
 }
 

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use kubesage_core::{FindingStatus, Severity, SkippedKind, TrackedFinding};
+use kubesage_core::{Severity, SkippedKind, TrackedFinding};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,17 +19,31 @@ pub struct FindingsQuery {
     /// Only findings about objects in this namespace.
     pub namespace: Option<String>,
     /// Only these severities (`critical,warning`).
+    #[param(pattern = "^(critical|warning|info)(,(critical|warning|info))*$")]
     pub severity: Option<String>,
     /// Only these analyzers (`pod,service`).
     pub analyzer: Option<String>,
     /// `active` (default), `resolved` or `all`.
-    pub status: Option<String>,
+    #[param(inline)]
+    pub status: Option<StatusFilter>,
     /// Page size (default 1000, at most 10000).
     #[param(minimum = 0, maximum = 10000)]
-    pub limit: Option<usize>,
+    pub limit: Option<i64>,
     /// Findings to skip.
     #[param(minimum = 0)]
-    pub offset: Option<usize>,
+    pub offset: Option<i64>,
+}
+
+/// Which findings to list by status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StatusFilter {
+    /// Findings the latest analysis reports.
+    Active,
+    /// Findings that went away.
+    Resolved,
+    /// Both.
+    All,
 }
 
 /// A page of findings.
@@ -51,6 +65,18 @@ fn list_of(text: &Option<String>) -> Option<Vec<String>> {
     text.as_ref().map(|t| t.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect())
 }
 
+/// Severities as the schema states them: lowercase names, comma-separated, none empty.
+fn severities(text: &str) -> Result<Vec<Severity>> {
+    text.split(',')
+        .map(|name| match name {
+            "critical" => Ok(Severity::Critical),
+            "warning" => Ok(Severity::Warning),
+            "info" => Ok(Severity::Info),
+            other => Err(Error::BadRequest(format!("severity: expected critical, warning or info, got {other:?}"))),
+        })
+        .collect()
+}
+
 struct Filter {
     namespace: Option<String>,
     severities: Option<Vec<Severity>>,
@@ -61,22 +87,11 @@ struct Filter {
 
 impl Filter {
     fn parse(q: &FindingsQuery) -> Result<Self> {
-        let severities = match list_of(&q.severity) {
-            Some(names) => Some(
-                names
-                    .iter()
-                    .map(|n| n.parse::<Severity>().map_err(|e| Error::BadRequest(format!("severity: {e}"))))
-                    .collect::<Result<Vec<_>>>()?,
-            ),
-            None => None,
-        };
-        let (active, resolved) = match q.status.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("active") => (true, false),
-            Some("resolved") => (false, true),
-            Some("all") => (true, true),
-            Some(other) => {
-                return Err(Error::BadRequest(format!("status: expected active, resolved or all, got {other:?}")));
-            }
+        let severities = q.severity.as_deref().map(severities).transpose()?;
+        let (active, resolved) = match q.status {
+            None | Some(StatusFilter::Active) => (true, false),
+            Some(StatusFilter::Resolved) => (false, true),
+            Some(StatusFilter::All) => (true, true),
         };
         Ok(Filter { namespace: q.namespace.clone(), severities, analyzers: list_of(&q.analyzer), active, resolved })
     }
@@ -98,11 +113,12 @@ impl Filter {
         (status = 401, description = "Missing or wrong bearer token", body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, Query(q): Query<FindingsQuery>) -> Result<Json<FindingsPage>> {
     let filter = Filter::parse(&q)?;
-    let limit = q.limit.unwrap_or(1000);
-    if limit > MAX_LIMIT {
-        return Err(Error::BadRequest(format!("limit: at most {MAX_LIMIT}, got {limit}")));
-    }
-    let offset = q.offset.unwrap_or(0);
+    let limit = usize::try_from(q.limit.unwrap_or(1000))
+        .ok()
+        .filter(|l| *l <= MAX_LIMIT)
+        .ok_or_else(|| Error::BadRequest(format!("limit: from 0 to {MAX_LIMIT}")))?;
+    let offset =
+        usize::try_from(q.offset.unwrap_or(0)).map_err(|_| Error::BadRequest("offset: must not be negative".into()))?;
     let page = state.with_findings(|f| {
         let active = f.tracker.active().iter().filter(|_| filter.active);
         let resolved = f.tracker.resolved().rev().filter(|_| filter.resolved);
@@ -138,9 +154,4 @@ pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> R
         .with_findings(|f| f.tracker.get(&id).cloned())
         .map(Json)
         .ok_or_else(|| Error::NotFound(format!("no finding with id {id:?}")))
-}
-
-/// Whether a status filter value is valid (for the OpenAPI enum and tests).
-pub fn status_names() -> [&'static str; 2] {
-    [FindingStatus::Active.as_str(), FindingStatus::Resolved.as_str()]
 }
