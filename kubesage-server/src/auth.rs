@@ -31,6 +31,7 @@ struct FileTokens {
 pub struct TokenSet {
     fixed: Vec<Vec<u8>>,
     file: Option<RwLock<FileTokens>>,
+    recheck: Duration,
 }
 
 fn parse_tokens(text: &str) -> Vec<Vec<u8>> {
@@ -61,11 +62,17 @@ impl TokenSet {
             }
             None => None,
         };
-        let set = TokenSet { fixed, file };
+        let set = TokenSet { fixed, file, recheck: Duration::from_secs(1) };
         if set.count() == 0 {
             return Err(Error::Usage("no API token configured: the token file and configuration hold none".into()));
         }
         Ok(set)
+    }
+
+    /// Sets how often the token file's modification time is looked at (default: 1 s).
+    pub fn recheck_every(mut self, interval: Duration) -> Self {
+        self.recheck = interval;
+        self
     }
 
     fn count(&self) -> usize {
@@ -77,7 +84,7 @@ impl TokenSet {
         let Some(file) = &self.file else { return };
         {
             let f = file.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if f.checked.elapsed() < Duration::from_secs(1) {
+            if f.checked.elapsed() < self.recheck {
                 return;
             }
         }
@@ -155,6 +162,28 @@ mod tests {
         assert!(!set.accepts(b"file-toke"));
         assert!(!set.accepts(b""));
         assert!(!set.accepts(b"# rotated 2026-11"));
+    }
+
+    #[test]
+    fn a_rotated_token_file_is_picked_up_and_an_emptied_one_is_not() {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        let rewrite = |text: &str, age_secs: u64| {
+            std::fs::write(file.path(), text).expect("write");
+            let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 - age_secs);
+            std::fs::File::options()
+                .write(true)
+                .open(file.path())
+                .and_then(|f| f.set_modified(when))
+                .expect("set the modification time");
+        };
+        rewrite("old-token\n", 30);
+        let set = TokenSet::new(Vec::<String>::new(), Some(file.path())).expect("tokens").recheck_every(Duration::ZERO);
+        assert!(set.accepts(b"old-token"));
+        rewrite("new-token\n", 20);
+        assert!(set.accepts(b"new-token"));
+        assert!(!set.accepts(b"old-token"));
+        rewrite("", 10);
+        assert!(set.accepts(b"new-token"), "an emptied file keeps the previous tokens");
     }
 
     #[test]
