@@ -115,8 +115,60 @@ pub struct StoredAlert {
     pub objects: Vec<ObjectRef>,
     /// Active findings about those objects and their related findings, when last received.
     pub findings: Vec<TrackedFinding>,
-    /// Anomalies detected in series about those objects.
+    /// Anomalies detected in series about those objects: posted to `/v1/anomaly/detect`,
+    /// or found in the alert's own expression (see `prometheus_check`).
     pub anomalies: Vec<Finding>,
+    /// The look at the alert's expression in Prometheus, when a Prometheus is configured and
+    /// the generator URL carries the expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus_check: Option<PrometheusCheck>,
+}
+
+/// What querying the alert's expression in Prometheus found.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PrometheusCheck {
+    /// The PromQL expression, from the generator URL.
+    pub query: String,
+    /// `pending`, `done` or `failed`.
+    pub status: String,
+    /// Series the expression returned.
+    pub series: usize,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The PromQL expression in a Prometheus generator URL (`...graph?g0.expr=<expr>&g0.tab=1`).
+pub fn expression_of(generator_url: &str) -> Option<String> {
+    let query = generator_url.split_once('?')?.1;
+    let raw = query.split('&').find_map(|pair| pair.strip_prefix("g0.expr="))?;
+    let decoded = percent_decode(raw)?;
+    (!decoded.trim().is_empty()).then_some(decoded)
+}
+
+/// Decodes `%XX` escapes and `+` (a space in a query string); `None` when malformed.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// The alerts received, bounded, least recently updated dropped first.
@@ -149,6 +201,17 @@ impl AlertStore {
     /// Alerts, most recently updated first.
     pub fn iter(&self) -> impl Iterator<Item = &StoredAlert> {
         self.order.iter().rev().filter_map(|k| self.by_fingerprint.get(k))
+    }
+
+    /// Changes a stored alert in place; false when it is no longer stored.
+    pub fn update(&mut self, fingerprint: &str, change: impl FnOnce(&mut StoredAlert)) -> bool {
+        match self.by_fingerprint.get_mut(fingerprint) {
+            Some(alert) => {
+                change(alert);
+                true
+            }
+            None => false,
+        }
     }
 
     /// How many alerts are stored.
@@ -334,6 +397,7 @@ mod tests {
             objects: Vec::new(),
             findings: Vec::new(),
             anomalies: Vec::new(),
+            prometheus_check: None,
         };
         store.upsert(alert("a"), 2);
         store.upsert(alert("b"), 2);
@@ -342,6 +406,17 @@ mod tests {
         let order: Vec<&str> = store.iter().map(|a| a.fingerprint.as_str()).collect();
         assert_eq!(order, ["c", "a"]);
         assert!(store.get("b").is_none());
+    }
+
+    #[test]
+    fn expressions_come_out_of_generator_urls() {
+        let url = "http://prometheus:9090/graph?g0.expr=rate%28container_cpu_usage%7Bpod%3D%22a+b%22%7D%5B5m%5D%29+%3E+1&g0.tab=1";
+        assert_eq!(expression_of(url).as_deref(), Some("rate(container_cpu_usage{pod=\"a b\"}[5m]) > 1"));
+        assert_eq!(expression_of("http://p/graph?g0.tab=1"), None);
+        assert_eq!(expression_of("http://p/graph"), None);
+        assert_eq!(expression_of("http://p/graph?g0.expr=%ZZ"), None);
+        assert_eq!(expression_of("http://p/graph?g0.expr=%E2%82"), None, "truncated UTF-8");
+        assert_eq!(expression_of("http://p/graph?g0.expr="), None);
     }
 
     #[test]

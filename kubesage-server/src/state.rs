@@ -32,6 +32,12 @@ pub struct ServeSettings {
     pub max_anomalies: usize,
     /// Points accepted in one anomaly request, over all series.
     pub max_points: usize,
+    /// A Prometheus to look up alert expressions in, for anomalies around each alert.
+    pub prometheus: Option<kubesage_k8s::prometheus::PrometheusClient>,
+    /// How far before an alert's start its expression is read.
+    pub alert_lookback: Duration,
+    /// The resolution it is read at.
+    pub alert_step: Duration,
 }
 
 impl Default for ServeSettings {
@@ -45,6 +51,9 @@ impl Default for ServeSettings {
             max_alerts: 10_000,
             max_anomalies: 10_000,
             max_points: 2_000_000,
+            prometheus: None,
+            alert_lookback: Duration::from_secs(6 * 3600),
+            alert_step: Duration::from_secs(60),
         }
     }
 }

@@ -10,6 +10,8 @@
 //! Needs Debian's `prometheus` package (the `prometheus` and `promtool` binaries on PATH);
 //! `.ci/run` installs it. Without it these tests fail and say so, rather than skipping.
 
+mod service;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -345,4 +347,113 @@ fn an_unreachable_prometheus_exits_1_with_a_clear_message() {
     assert!(stderr.contains(&format!("127.0.0.1:{port}")), "the message names the server: {stderr}");
     let lower = stderr.to_lowercase();
     assert!(lower.contains("prometheus") && lower.contains("refused"), "stderr: {stderr}");
+}
+
+/// `kubesage serve --prometheus`: a firing alert whose generator URL carries an expression
+/// gets the anomalies found in that expression's recent history attached.
+#[test]
+fn an_alert_gets_the_anomalies_in_its_expression() {
+    let series = recent_series();
+    let prometheus = Prometheus::start(Some(&series));
+    let lookback = format!("{}s", series.end() - series.start());
+    let server = service::serve(&[
+        "--demo",
+        "--prometheus",
+        &prometheus.url(),
+        "--alert-lookback",
+        &lookback,
+        "--alert-step",
+        "5m",
+    ]);
+
+    let expression = format!("{METRIC}{{pod=\"{POD}\"}}");
+    let encoded: String = expression
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b == b'_' { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    let starts = kubesage_core::time::format_rfc3339(series.end());
+    let payload = serde_json::json!({
+        "version": "4", "groupKey": "{}:{alertname=\"CheckoutCpuHigh\"}", "truncatedAlerts": 0,
+        "status": "firing", "receiver": "kubesage",
+        "groupLabels": {"alertname": "CheckoutCpuHigh"}, "commonLabels": {}, "commonAnnotations": {},
+        "externalURL": "http://alertmanager.example",
+        "alerts": [{
+            "status": "firing",
+            "labels": {"alertname": "CheckoutCpuHigh", "namespace": NAMESPACE, "pod": POD},
+            "annotations": {"summary": "checkout CPU is high"},
+            "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": format!("http://prometheus.example/graph?g0.expr={encoded}&g0.tab=1"),
+            "fingerprint": "c0ffee0000000001"
+        }]
+    });
+    let body = serde_json::to_vec(&payload).expect("JSON");
+    let (status, text) =
+        service::http(server.addr, "POST", "/v1/alerts", &[("Content-Type", "application/json")], &body);
+    assert_eq!(status, 200, "{text}");
+
+    let alert = service::wait_for("the Prometheus check to finish", Duration::from_secs(60), || {
+        let a = service::get_json(server.addr, "/v1/alerts/c0ffee0000000001", None);
+        (a["prometheus_check"]["status"] != "pending").then_some(a)
+    });
+    let check = &alert["prometheus_check"];
+    assert_eq!(check["status"], "done", "{check}");
+    assert_eq!(check["query"], expression.as_str());
+    assert_eq!(check["series"], 1);
+    let anomalies = alert["anomalies"].as_array().expect("anomalies");
+    assert_eq!(anomalies.len(), 1, "{anomalies:#?}");
+    let a = &anomalies[0];
+    assert_eq!(a["object"], serde_json::json!({"kind": "Pod", "namespace": NAMESPACE, "name": POD}));
+    // It is what `kubesage anomaly detect` finds over the same range (the alert's start minus
+    // the lookback, to ten minutes after it), which the test above checks against the labels.
+    let (start, end) = (series.start().to_string(), (series.end() + 600).to_string());
+    let (code, report, stderr) = detect(&[
+        "--prometheus",
+        &prometheus.url(),
+        "--query",
+        &expression,
+        "--start",
+        &start,
+        "--end",
+        &end,
+        "--step",
+        "5m",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let expected = &report["findings"][0];
+    assert_eq!(a["id"], expected["id"]);
+    assert_eq!(a["summary"], expected["summary"]);
+    assert_eq!(a["evidence"], expected["evidence"]);
+    let inside = report["series"][0]["anomalies"]
+        .as_array()
+        .expect("anomalies")
+        .iter()
+        .filter(|p| p["timestamp"].as_i64().is_some_and(|t| series.in_window(t)))
+        .count();
+    assert!(inside > 0, "the labelled window is among the anomalies attached");
+    // The anomaly is kept for later alerts about the same pod too.
+    let recorded = service::get_json(server.addr, "/v1/anomalies", None);
+    assert!(recorded["findings"].as_array().expect("findings").iter().any(|f| f["id"] == a["id"]));
+}
+
+#[test]
+fn an_unreachable_prometheus_marks_the_check_failed() {
+    let port = free_port();
+    let server = service::serve(&["--demo", "--prometheus", &format!("http://127.0.0.1:{port}")]);
+    let payload = serde_json::json!({
+        "alerts": [{"status": "firing", "labels": {"alertname": "X", "namespace": NAMESPACE, "pod": POD},
+                    "startsAt": "2026-11-22T10:00:00Z",
+                    "generatorURL": "http://p/graph?g0.expr=up", "fingerprint": "dead000000000001"}]
+    });
+    let body = serde_json::to_vec(&payload).expect("JSON");
+    let (status, _) = service::http(server.addr, "POST", "/v1/alerts", &[("Content-Type", "application/json")], &body);
+    assert_eq!(status, 200, "the webhook answers at once, whatever Prometheus does");
+    let alert = service::wait_for("the Prometheus check to fail", Duration::from_secs(60), || {
+        let a = service::get_json(server.addr, "/v1/alerts/dead000000000001", None);
+        (a["prometheus_check"]["status"] != "pending").then_some(a)
+    });
+    assert_eq!(alert["prometheus_check"]["status"], "failed");
+    let error = alert["prometheus_check"]["error"].as_str().expect("an error");
+    assert!(error.contains("cannot reach Prometheus"), "{error}");
 }

@@ -61,6 +61,16 @@ pub struct ServeArgs {
     /// Milliseconds of quiet after a cluster change before re-analysing.
     #[arg(long, value_name = "MS", default_value_t = 300)]
     pub debounce_ms: u64,
+    /// A Prometheus (base URL) to read each firing alert's expression from, so anomalies
+    /// around the alert are attached to it.
+    #[arg(long, value_name = "URL", env = "KUBESAGE_PROMETHEUS")]
+    pub prometheus: Option<String>,
+    /// How far before an alert's start its expression is read (`6h`, `2d`).
+    #[arg(long, value_name = "DURATION", default_value = "6h")]
+    pub alert_lookback: String,
+    /// The resolution it is read at (`60s`, `5m`).
+    #[arg(long, value_name = "STEP", default_value = "1m")]
+    pub alert_step: String,
     /// Seconds to let in-flight requests finish after SIGTERM.
     #[arg(long, value_name = "SECS", default_value_t = 25)]
     pub shutdown_timeout_secs: u64,
@@ -92,7 +102,20 @@ pub fn run(config_path: Option<&Path>, args: &ServeArgs, out: &mut dyn Write) ->
         kinds: kinds_read(&select_analyzers(&all, &names)?),
     };
     let options = ScanOptions { namespace: scope.namespace.clone(), selector: None, analyzers: names, now: None };
+    let duration = |flag: &str, text: &str| {
+        kubesage_k8s::prometheus::parse_step(text)
+            .map(Duration::from_secs)
+            .ok_or_else(|| Error::Usage(format!("{flag} {text:?}: expected a duration such as 90s, 5m, 6h or 2d")))
+    };
+    let prometheus = args
+        .prometheus
+        .as_deref()
+        .map(|url| kubesage_k8s::prometheus::PrometheusClient::new(url, Duration::from_secs(30)))
+        .transpose()?;
     let settings = ServeSettings {
+        prometheus,
+        alert_lookback: duration("--alert-lookback", &args.alert_lookback)?,
+        alert_step: duration("--alert-step", &args.alert_step)?,
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
         max_concurrency: args.max_concurrency.max(1),

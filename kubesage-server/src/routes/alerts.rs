@@ -6,7 +6,9 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::alerts::{StoredAlert, WebhookPayload, alert_key, anomalies_for, findings_for, objects_of};
+use crate::alerts::{
+    PrometheusCheck, StoredAlert, WebhookPayload, alert_key, anomalies_for, expression_of, findings_for, objects_of,
+};
 use crate::error::{Error, ErrorBody, Result};
 use crate::state::AppState;
 
@@ -85,6 +87,16 @@ pub async fn receive(State(state): State<AppState>, Json(payload): Json<WebhookP
         let (first_received, notifications) =
             store.get(&key).map_or((stamp.clone(), 1), |old| (old.first_received.clone(), old.notifications + 1));
         let ended = !alert.ends_at.is_empty() && !alert.ends_at.starts_with("0001-");
+        let expression = (status == "firing" && state.settings().prometheus.is_some())
+            .then(|| expression_of(&alert.generator_url))
+            .flatten();
+        let starts = kubesage_core::time::parse_rfc3339(&alert.starts_at).unwrap_or_else(now);
+        let check = expression.as_ref().map(|q| PrometheusCheck {
+            query: q.clone(),
+            status: "pending".into(),
+            series: 0,
+            error: None,
+        });
         store.upsert(
             StoredAlert {
                 fingerprint: key.clone(),
@@ -101,14 +113,77 @@ pub async fn receive(State(state): State<AppState>, Json(payload): Json<WebhookP
                 objects,
                 findings,
                 anomalies,
+                prometheus_check: check,
             },
             max,
         );
         drop(store);
+        if let Some(query) = expression {
+            // Alertmanager waits for the answer (10 s by default): look in Prometheus after it.
+            tokio::spawn(check_expression(state.clone(), key.clone(), query, starts));
+        }
         tracing::info!(fingerprint = %key, "alert received");
         received.fingerprints.push(key);
     }
     Json(received)
+}
+
+/// Reads the alert's expression over the lookback before it started (and a little after),
+/// scores every returned series with the default detector, and attaches the anomalies.
+async fn check_expression(state: AppState, fingerprint: String, query: String, starts: i64) {
+    let Some(client) = state.settings().prometheus.clone() else { return };
+    let lookback = i64::try_from(state.settings().alert_lookback.as_secs()).unwrap_or(i64::MAX);
+    let step = state.settings().alert_step.as_secs().max(1);
+    let start = starts.saturating_sub(lookback);
+    let end = starts.saturating_add(600).min(now().max(starts));
+    let result = client.query_range(&query, start, end, step).await;
+    let (series, error) = match result {
+        Ok(series) => (series, None),
+        Err(e) => (Vec::new(), Some(kubesage_core::error::display_chain(&e))),
+    };
+    let count = series.len();
+    let scored = tokio::task::spawn_blocking(move || {
+        let mut found = Vec::new();
+        for s in &series {
+            let Ok(mut detector) = kubesage_ml::anomaly::detector("default") else { continue };
+            let scores = detector.score_batch(&s.timestamps, &s.values);
+            let points: Vec<kubesage_core::AnomalyPoint> = s
+                .timestamps
+                .iter()
+                .zip(&s.values)
+                .zip(&scores)
+                .filter(|(_, score)| **score >= 0.5)
+                .map(|((&timestamp, &value), &score)| kubesage_core::AnomalyPoint { timestamp, value, score })
+                .collect();
+            found.extend(kubesage_core::anomaly_finding(s, &points, "default"));
+        }
+        found
+    })
+    .await
+    .unwrap_or_default();
+    let max = state.settings().max_anomalies;
+    {
+        let mut anomalies = state.anomalies();
+        for f in &scored {
+            anomalies.record(f.clone(), max);
+        }
+    }
+    let updated = state.alerts().update(&fingerprint, |alert| {
+        for f in scored {
+            if !alert.anomalies.iter().any(|a| a.id == f.id) {
+                alert.anomalies.push(f);
+            }
+        }
+        alert.prometheus_check = Some(PrometheusCheck {
+            query,
+            status: if error.is_some() { "failed".into() } else { "done".into() },
+            series: count,
+            error,
+        });
+    });
+    if !updated {
+        tracing::debug!(%fingerprint, "the alert was dropped before its Prometheus check finished");
+    }
 }
 
 /// Lists received alerts, most recent first.
