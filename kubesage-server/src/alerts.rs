@@ -226,7 +226,8 @@ impl AlertStore {
 }
 
 /// Label names that name an object of a kind, as kube-state-metrics and common alert rules
-/// spell them. `job` is deliberately absent: in Prometheus it names the scrape job.
+/// spell them. `job` and `service` are deliberately absent: on scraped series they name the
+/// scrape job and the Service that was scraped (`kube-state-metrics`), not the subject.
 const OBJECT_LABELS: &[(&str, &str)] = &[
     ("pod", "Pod"),
     ("deployment", "Deployment"),
@@ -237,7 +238,6 @@ const OBJECT_LABELS: &[(&str, &str)] = &[
     ("cronjob", "CronJob"),
     ("persistentvolumeclaim", "PersistentVolumeClaim"),
     ("horizontalpodautoscaler", "HorizontalPodAutoscaler"),
-    ("service", "Service"),
     ("ingress", "Ingress"),
 ];
 

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -247,11 +248,29 @@ pub fn process_memory() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// Middleware: counts and times every request by its matched route (`unmatched` for 404s,
-/// so scanners probing random paths cannot blow up the label set).
+/// The method as a label value: the standard methods by name, any other as `other`, since
+/// HTTP allows clients to invent methods and each would otherwise be a new series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// Middleware: counts and times every request by its matched route (`unmatched` for 404s)
+/// and method (`other` for non-standard ones), so clients probing random paths or sending
+/// invented methods cannot blow up the label set.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method()).to_owned();
     let metrics = state.metrics();
     metrics.in_flight.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();

@@ -65,6 +65,7 @@ fn now() -> i64 {
     responses(
         (status = 200, description = "Stored", body = Received),
         (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "Overloaded (with Retry-After) or timed out; retry later", body = ErrorBody),
         (status = 413, description = "The body is over the size limit", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
         (status = 400, description = "The body is not JSON", body = ErrorBody),
@@ -81,7 +82,11 @@ pub async fn receive(State(state): State<AppState>, Json(payload): Json<WebhookP
         let anomalies = anomalies_for(&objects, namespace_only.as_deref(), state.anomalies().iter());
         received.findings += findings.len();
         received.anomalies += anomalies.len();
-        let status = if alert.status.is_empty() { payload.status.clone() } else { alert.status.clone() };
+        let status = if alert.status.is_empty() {
+            payload.status.to_ascii_lowercase()
+        } else {
+            alert.status.to_ascii_lowercase()
+        };
         state.metrics().record_alert(if status.is_empty() { "unknown" } else { &status });
         let mut store = state.alerts();
         let (first_received, notifications) =
@@ -191,7 +196,8 @@ async fn check_expression(state: AppState, fingerprint: String, query: String, s
     responses(
         (status = 200, description = "Alerts", body = AlertList),
         (status = 400, description = "A filter does not parse", body = ErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody)))]
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "Overloaded (with Retry-After) or timed out; retry later", body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, Query(q): Query<AlertsQuery>) -> Result<Json<AlertList>> {
     let status = q.status.map(|s| match s {
         AlertStatus::Firing => "firing",
@@ -208,6 +214,7 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<AlertsQuery>) -
     responses(
         (status = 200, description = "The alert", body = StoredAlert),
         (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "Overloaded (with Retry-After) or timed out; retry later", body = ErrorBody),
         (status = 404, description = "No alert has this fingerprint", body = ErrorBody)))]
 pub async fn get_one(State(state): State<AppState>, Path(fingerprint): Path<String>) -> Result<Json<StoredAlert>> {
     state

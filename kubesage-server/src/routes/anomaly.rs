@@ -135,6 +135,7 @@ fn validate(request: &DetectRequest, max_points: usize) -> Result<()> {
         (status = 200, description = "Scores and anomalies per series", body = DetectResponse),
         (status = 400, description = "Unknown detector, mismatched lengths, bad threshold", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "Overloaded (with Retry-After) or timed out; retry later", body = ErrorBody),
         (status = 413, description = "The body is over the size limit", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
         (status = 422, description = "The JSON does not have the request's shape", body = ErrorBody)))]
@@ -193,7 +194,8 @@ pub async fn detect(State(state): State<AppState>, Json(request): Json<DetectReq
 #[utoipa::path(get, path = "/v1/anomalies", tag = "anomaly", security(("bearer" = [])),
     responses(
         (status = 200, description = "Recorded anomaly findings", body = AnomalyList),
-        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody)))]
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "Overloaded (with Retry-After) or timed out; retry later", body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>) -> Json<AnomalyList> {
     Json(AnomalyList { findings: state.anomalies().iter().cloned().collect() })
 }

@@ -110,7 +110,8 @@ impl Filter {
     responses(
         (status = 200, description = "A page of findings", body = FindingsPage),
         (status = 400, description = "A filter does not parse", body = ErrorBody),
-        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody)))]
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "Overloaded (with Retry-After) or timed out; retry later", body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>, Query(q): Query<FindingsQuery>) -> Result<Json<FindingsPage>> {
     let filter = Filter::parse(&q)?;
     let limit = usize::try_from(q.limit.unwrap_or(1000))
@@ -148,6 +149,7 @@ pub async fn list(State(state): State<AppState>, Query(q): Query<FindingsQuery>)
     responses(
         (status = 200, description = "The finding", body = TrackedFinding),
         (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "Overloaded (with Retry-After) or timed out; retry later", body = ErrorBody),
         (status = 404, description = "No finding has this id", body = ErrorBody)))]
 pub async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<TrackedFinding>> {
     state

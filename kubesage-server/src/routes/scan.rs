@@ -32,6 +32,7 @@ pub struct ScanQuery {
         (status = 200, description = "The scan's report", body = Report),
         (status = 400, description = "Not JSON/YAML, not Kubernetes objects, or bad parameters", body = ErrorBody),
         (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 503, description = "Overloaded (with Retry-After) or timed out; retry later", body = ErrorBody),
         (status = 413, description = "The body is over the size limit", body = ErrorBody)))]
 pub async fn scan(State(state): State<AppState>, Query(q): Query<ScanQuery>, body: Bytes) -> Result<Json<Report>> {
     let selector = match q.selector.as_deref().filter(|s| !s.trim().is_empty()) {
