@@ -12,27 +12,6 @@ use kubesage_ml::anomaly::bank::DetectorBank;
 use kubesage_ml::anomaly::nab_score::{FileScores, Profile, Windows, score_corpus};
 use kubesage_ml::anomaly::{DETECTORS, detector, nab};
 
-/// A day-cycled CPU-like series with noise and occasional spikes, 5-minute steps.
-fn series(n: usize) -> (Vec<i64>, Vec<f64>) {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut noise = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-    };
-    let t0 = 1_700_000_000i64;
-    let ts: Vec<i64> = (0..n as i64).map(|i| t0 + 300 * i).collect();
-    let vs: Vec<f64> = (0..n)
-        .map(|i| {
-            let day = (i as f64 * 300.0 / 86_400.0 * std::f64::consts::TAU).sin();
-            let spike = if i % 5_000 == 4_999 { 40.0 } else { 0.0 };
-            50.0 + 20.0 * day + 4.0 * noise() + spike
-        })
-        .collect();
-    (ts, vs)
-}
-
 /// NAB scores of every detector under the three profiles, on the labelled data in
 /// `shared/data/nab` beside the repository (skipped with a note when it is absent).
 fn nab_scores() {
@@ -73,7 +52,7 @@ fn main() {
     if !only_default {
         nab_scores();
     }
-    let (ts, vs) = series(1_000_000);
+    let (ts, vs) = kubesage_benches::cpu_series(1_000_000, 5_000);
     println!("streaming throughput, one series of {} points, one core:", vs.len());
     for &name in DETECTORS {
         if only_default && name != "default" {

@@ -1,4 +1,5 @@
-//! Shared code for KubeSage benchmarks: a generator of large, realistic cluster snapshots.
+//! Shared code for KubeSage benchmarks: generators of large, realistic cluster snapshots and
+//! of CPU-like metric series.
 
 use std::fmt::Write as _;
 
@@ -136,4 +137,27 @@ fn pod_state(p: usize) -> u8 {
     } else {
         0
     }
+}
+
+/// A day-cycled CPU-like series at 5-minute steps from a fixed seed: `50 + 20 sin(day)`, noise
+/// of +-2, and a spike of 40 every `spike_every` points. The same `n` and `spike_every` give
+/// the same series on every run.
+pub fn cpu_series(n: usize, spike_every: usize) -> (Vec<i64>, Vec<f64>) {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut noise = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let t0 = 1_700_000_000i64;
+    let ts: Vec<i64> = (0..n as i64).map(|i| t0 + 300 * i).collect();
+    let vs: Vec<f64> = (0..n)
+        .map(|i| {
+            let day = (i as f64 * 300.0 / 86_400.0 * std::f64::consts::TAU).sin();
+            let spike = if i % spike_every.max(1) == spike_every.max(1) - 1 { 40.0 } else { 0.0 };
+            50.0 + 20.0 * day + 4.0 * noise() + spike
+        })
+        .collect();
+    (ts, vs)
 }

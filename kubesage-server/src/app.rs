@@ -15,7 +15,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::error::ErrorBody;
 use crate::state::AppState;
@@ -77,10 +77,16 @@ pub fn app(state: AppState) -> Router {
             tracing::error!("a request handler panicked");
             error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log")
         }))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-            let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
-            tracing::info_span!("request", method = %request.method(), route, uri = %request.uri().path())
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+                    tracing::info_span!("request", method = %request.method(), route, uri = %request.uri().path())
+                })
+                // Shed requests are 503s: an ERROR line for each would flood the log exactly
+                // when the service is busiest. Real faults are logged where they happen.
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .layer(map_response(json_errors))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
@@ -94,6 +100,9 @@ fn overloaded() -> Response {
     let mut response =
         error_response(StatusCode::SERVICE_UNAVAILABLE, "overloaded: too many requests in progress; retry");
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    // The request's body was never read, so the connection cannot carry another request:
+    // say so, rather than let a keep-alive client find out by a reset.
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 

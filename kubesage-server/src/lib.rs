@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod connections;
 pub mod error;
 pub mod metrics;
 pub mod render;

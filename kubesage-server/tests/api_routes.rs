@@ -836,6 +836,11 @@ async fn a_full_service_sheds_api_requests_but_still_answers_probes() {
     let (status, headers, body) = send(&app, get("/v1/findings")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("1"));
+    assert_eq!(
+        headers.get(header::CONNECTION).and_then(|v| v.to_str().ok()),
+        Some("close"),
+        "the unread body ends the connection"
+    );
     let message = assert_json_error(&headers, &body);
     assert!(message.contains("overloaded"), "{message}");
     expect_error(&app, post_json("/v1/alerts", &am_payload("firing", Vec::new())), StatusCode::SERVICE_UNAVAILABLE)

@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// `/v1` requests served at once; more are shed with 503.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub max_concurrency: usize,
+    /// Connections held open at once; more wait in the accept backlog.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_connections: usize,
     /// Allow cross-origin requests from this origin (repeatable); CORS is off by default.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
@@ -171,6 +174,7 @@ pub fn run(config_path: Option<&Path>, args: &ServeArgs, out: &mut dyn Write) ->
             shutdown_state.begin_shutdown();
             let _ = stop_tx.send(true);
         };
+        let listener = crate::connections::LimitedListener::new(listener, args.max_connections);
         let server = axum::serve(listener, crate::app(state)).with_graceful_shutdown(graceful);
         let deadline = Duration::from_secs(args.shutdown_timeout_secs);
         tokio::select! {
