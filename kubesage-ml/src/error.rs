@@ -39,6 +39,10 @@ pub enum Error {
     /// NAB windows, profiles or results are malformed.
     #[error("NAB: {0}")]
     Nab(String),
+    /// A knowledge index or runbook folder cannot be used (no Markdown, a corrupt or
+    /// incompatible index file).
+    #[error("knowledge base: {0}")]
+    Knowledge(String),
 }
 
 /// Shorthand for results whose error is [`Error`].

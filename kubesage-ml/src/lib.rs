@@ -6,5 +6,6 @@
 
 pub mod anomaly;
 pub mod error;
+pub mod rag;
 
 pub use error::{Error, Result};
