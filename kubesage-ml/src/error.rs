@@ -39,6 +39,15 @@ pub enum Error {
     /// NAB windows, profiles or results are malformed.
     #[error("NAB: {0}")]
     Nab(String),
+    /// A model file cannot be used: missing, too large, truncated, not ONNX, or not the
+    /// interface expected (tract's message, with its causes, is the reason).
+    #[error("model {path}: {reason}")]
+    Model {
+        /// The file (or folder).
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A knowledge index or runbook folder cannot be used (no Markdown, a corrupt or
     /// incompatible index file).
     #[error("knowledge base: {0}")]

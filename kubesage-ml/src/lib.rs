@@ -5,6 +5,7 @@
 //! trait it implements; it never talks to a cluster or a metrics server itself.
 
 pub mod anomaly;
+pub mod embed;
 pub mod error;
 pub mod rag;
 
