@@ -62,9 +62,11 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::K8s(K::Decode { .. } | K::NotKubernetes { .. }) => StatusCode::BAD_REQUEST,
             Error::K8s(K::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Ml(kubesage_ml::Error::UnknownDetector { .. } | kubesage_ml::Error::InvalidSeries(_)) => {
-                StatusCode::BAD_REQUEST
-            }
+            Error::Ml(
+                kubesage_ml::Error::UnknownDetector { .. }
+                | kubesage_ml::Error::InvalidSeries(_)
+                | kubesage_ml::Error::Knowledge(_),
+            ) => StatusCode::BAD_REQUEST,
             Error::K8s(K::PrometheusUnreachable { .. } | K::Unreachable { .. }) => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }

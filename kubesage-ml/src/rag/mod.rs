@@ -8,3 +8,4 @@
 pub mod bm25;
 pub mod chunk;
 pub mod index;
+pub mod kb;

@@ -4,6 +4,7 @@
 //! or above `--fail-on` were found.
 
 mod anomaly;
+mod kb;
 mod scan;
 mod serve;
 
@@ -14,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use anomaly::AnomalyArgs;
+pub use kb::KbArgs;
 pub use scan::{OutputFormat, ScanArgs, run_scan};
 pub use serve::ServeArgs;
 
@@ -41,6 +43,8 @@ pub enum Command {
     Analyzers,
     /// Anomaly detection on metric series (CSV, Prometheus) and NAB evaluation.
     Anomaly(AnomalyArgs),
+    /// The knowledge base of runbooks: ingest Markdown, search it with the built-in entries.
+    Kb(KbArgs),
     /// Run the HTTP service: findings kept current by watching the cluster, anomaly
     /// detection, an Alertmanager webhook, metrics.
     Serve(ServeArgs),
@@ -73,6 +77,7 @@ pub fn run(
         Command::Scan(args) => run_scan(cli.config.as_deref(), args, out, err),
         Command::Analyzers => list_analyzers(out),
         Command::Anomaly(args) => anomaly::run(args, out),
+        Command::Kb(args) => kb::run(args, out),
         Command::Serve(args) => serve::run(cli.config.as_deref(), args, out),
     };
     match result {
