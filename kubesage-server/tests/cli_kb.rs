@@ -98,3 +98,53 @@ fn bad_folders_and_indexes_are_clear_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a KubeSage index"));
 }
+
+#[test]
+fn explain_offline_grounds_each_finding_and_cites_its_sources() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = dir.path().join("index.json");
+    let index = index.to_str().expect("utf-8");
+    // A team runbook that should come along for crash loops.
+    let books = dir.path().join("books");
+    std::fs::create_dir_all(&books).expect("mkdir");
+    std::fs::write(
+        books.join("crashes.md"),
+        "# CrashLoopBackOff in our shop\n\nWhen pods crash loop in shop, check the Redis sidecar first.\n",
+    )
+    .expect("write");
+    assert!(kubesage(&["kb", "ingest", books.to_str().expect("utf-8"), "--index", index]).status.success());
+
+    let scan = kubesage(&["scan", "--demo", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&scan.stdout).expect("a report");
+    let crash = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["reason"] == "CrashLoopBackOff")
+        .expect("the demo has a crash loop");
+    let id = crash["id"].as_str().expect("an id");
+
+    let out = kubesage(&["explain", "--demo", "--finding", id, "--index", index, "-o", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let e = &value["explanations"][0];
+    assert_eq!(e["finding"], id);
+    assert_eq!(e["mode"], "offline");
+    assert_eq!(e["sources"][0]["source"], "builtin:pod.md");
+    assert!(e["sources"].as_array().expect("sources").iter().any(|s| s["source"] == "crashes.md"), "{e:#}");
+    let answer = e["answer"].as_str().expect("an answer");
+    assert!(answer.contains(crash["summary"].as_str().expect("a summary")), "{answer}");
+    let entry = kubesage_ml::rag::kb::entry("pod", "CrashLoopBackOff").expect("an entry");
+    assert!(answer.contains(&entry.meaning));
+
+    // Unknown ids are an error; `scan --explain` adds explanations to the JSON report.
+    let out = kubesage(&["explain", "--demo", "--finding", "0000000000000000"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = kubesage(&["scan", "--demo", "--explain", "-o", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(value["explanations"].as_array().expect("explanations").len(), 5);
+    assert_eq!(value["explanations"][0]["finding"], value["findings"][0]["id"]);
+    let out = kubesage(&["scan", "--demo", "--explain"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("## Explanations") && text.contains("Sources:"), "{text}");
+}

@@ -7,5 +7,6 @@
 
 pub mod bm25;
 pub mod chunk;
+pub mod explain;
 pub mod index;
 pub mod kb;

@@ -4,6 +4,7 @@
 //! or above `--fail-on` were found.
 
 mod anomaly;
+mod explain;
 mod kb;
 mod scan;
 mod serve;
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use anomaly::AnomalyArgs;
+pub use explain::ExplainArgs;
 pub use kb::KbArgs;
 pub use scan::{OutputFormat, ScanArgs, run_scan};
 pub use serve::ServeArgs;
@@ -43,6 +45,8 @@ pub enum Command {
     Analyzers,
     /// Anomaly detection on metric series (CSV, Prometheus) and NAB evaluation.
     Anomaly(AnomalyArgs),
+    /// Explain findings: why they happen and what to do, from the knowledge base and evidence.
+    Explain(ExplainArgs),
     /// The knowledge base of runbooks: ingest Markdown, search it with the built-in entries.
     Kb(KbArgs),
     /// Run the HTTP service: findings kept current by watching the cluster, anomaly
@@ -78,6 +82,7 @@ pub fn run(
         Command::Analyzers => list_analyzers(out),
         Command::Anomaly(args) => anomaly::run(args, out),
         Command::Kb(args) => kb::run(args, out),
+        Command::Explain(args) => explain::run(cli.config.as_deref(), args, out),
         Command::Serve(args) => serve::run(cli.config.as_deref(), args, out),
     };
     match result {

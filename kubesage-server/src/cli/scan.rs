@@ -85,11 +85,57 @@ pub struct ScanArgs {
     /// Seconds to wait for the API server.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
+    /// After the report, explain the most severe findings (see `kubesage explain`).
+    #[arg(long)]
+    pub explain: bool,
 }
+
+/// Findings `scan --explain` explains: the most severe ones.
+const EXPLAIN_TOP: usize = 5;
 
 /// Runs a scan and renders it; returns the exit code.
 pub fn run_scan(config_path: Option<&Path>, args: &ScanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8> {
     let config = load_config(config_path)?;
+    let (report, source) = scan_report(&config, args)?;
+    for s in &report.skipped {
+        let _ = writeln!(err, "warning: skipped {}: {}", s.kind, s.reason);
+    }
+
+    let format = args.output.map_or_else(|| parse_format(&config.output), Ok)?;
+    let text = match format {
+        OutputFormat::Table => render::table(&report, &source, args.details),
+        OutputFormat::Json => render::json(&report, &source)?,
+        OutputFormat::Yaml => render::yaml(&report, &source)?,
+        OutputFormat::Markdown => render::markdown(&report, &source),
+    };
+    if args.explain {
+        let knowledge = super::explain::knowledge(None)?;
+        let top: Vec<&kubesage_core::Finding> = report.findings.iter().take(EXPLAIN_TOP).collect();
+        let explanations = super::explain::explain_all(&top, &knowledge);
+        if format == OutputFormat::Json {
+            // One JSON document: the report with its explanations.
+            let mut value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Output(e.to_string()))?;
+            value["explanations"] = serde_json::to_value(&explanations).map_err(|e| Error::Output(e.to_string()))?;
+            let text = serde_json::to_string_pretty(&value).map_err(|e| Error::Output(e.to_string()))?;
+            writeln!(out, "{text}").map_err(|e| Error::Output(e.to_string()))?;
+        } else {
+            out.write_all(text.as_bytes()).map_err(|e| Error::Output(e.to_string()))?;
+            writeln!(out, "\n## Explanations\n").map_err(|e| Error::Output(e.to_string()))?;
+            super::explain::write_explanations(&explanations, Some(OutputFormat::Markdown), out)?;
+        }
+    } else {
+        out.write_all(text.as_bytes()).map_err(|e| Error::Output(e.to_string()))?;
+    }
+
+    let fail_on = args.fail_on.map(Severity::from).or(config.fail_on);
+    Ok(match fail_on {
+        Some(threshold) if report.has_at_least(threshold) => super::EXIT_FINDINGS,
+        _ => 0,
+    })
+}
+
+/// Reads the source `args` name and scans it; returns the report and where it came from.
+pub(crate) fn scan_report(config: &Config, args: &ScanArgs) -> Result<(kubesage_core::Report, String)> {
     let analyzers = kubesage_k8s::analyze::all();
     let names = if args.analyzers.is_empty() { config.analyzers.clone() } else { args.analyzers.clone() };
     let selected = select_analyzers(&analyzers, &names)?;
@@ -113,27 +159,8 @@ pub fn run_scan(config_path: Option<&Path>, args: &ScanArgs, out: &mut dyn Write
         })
     };
     let (cluster, source) = runtime.block_on(choice.load(&scope))?;
-
     let options = ScanOptions { namespace, selector, analyzers: names, now: None };
-    let report = kubesage_core::scan(&cluster, &analyzers, &options)?;
-    for s in &report.skipped {
-        let _ = writeln!(err, "warning: skipped {}: {}", s.kind, s.reason);
-    }
-
-    let format = args.output.map_or_else(|| parse_format(&config.output), Ok)?;
-    let text = match format {
-        OutputFormat::Table => render::table(&report, &source, args.details),
-        OutputFormat::Json => render::json(&report, &source)?,
-        OutputFormat::Yaml => render::yaml(&report, &source)?,
-        OutputFormat::Markdown => render::markdown(&report, &source),
-    };
-    out.write_all(text.as_bytes()).map_err(|e| Error::Output(e.to_string()))?;
-
-    let fail_on = args.fail_on.map(Severity::from).or(config.fail_on);
-    Ok(match fail_on {
-        Some(threshold) if report.has_at_least(threshold) => super::EXIT_FINDINGS,
-        _ => 0,
-    })
+    Ok((kubesage_core::scan(&cluster, &analyzers, &options)?, source))
 }
 
 fn parse_format(name: &str) -> Result<OutputFormat> {
