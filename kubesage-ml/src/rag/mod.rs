@@ -5,6 +5,7 @@
 //! (`KubePodCrashLooping`, `x509: certificate signed by unknown authority`); dense
 //! embeddings add meaning when they are available, and the two rankings are fused.
 
+pub mod anonymize;
 pub mod bm25;
 pub mod chunk;
 pub mod explain;
