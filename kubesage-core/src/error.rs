@@ -52,3 +52,20 @@ pub fn display_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// The causes below an error (not the error itself), most general first, joined by `: `
+/// with repeats dropped; `None` when it has no source. Transport errors carry the useful
+/// part (`tcp connect error: Connection refused (os error 111)`) in their sources, while
+/// their own text may name a URL with credentials in it.
+pub fn source_chain(e: &dyn std::error::Error) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        cause = c.source();
+    }
+    (!parts.is_empty()).then(|| parts.join(": "))
+}

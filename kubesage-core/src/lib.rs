@@ -4,8 +4,8 @@
 //! This crate holds what every face of it shares (the Rust API, the CLI and server, the
 //! Python module): [`Finding`]s and their [`Evidence`], lean typed views of the cluster
 //! objects analyzers read ([`model`], gathered in a [`Cluster`]), configuration, label
-//! selectors, and the traits the other crates implement ([`ClusterSource`], [`Analyzer`])
-//! with the orchestration written against them ([`scan`]).
+//! selectors, and the traits the other crates implement ([`ClusterSource`], [`Analyzer`],
+//! [`LlmProvider`]) with the orchestration written against them ([`scan`]).
 //!
 //! Nothing here opens a file, a socket or a runtime: `kubesage-k8s` reads clusters and
 //! snapshots and implements the analyzers, and the outer crates wire them together. That
@@ -23,6 +23,7 @@ pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod finding;
+pub mod llm;
 pub mod model;
 pub mod pipeline;
 pub mod selector;
@@ -35,6 +36,7 @@ pub use compact_str::CompactString;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use finding::{Evidence, Finding, ObjectRef, Severity, fingerprint};
+pub use llm::{ChatMessage, ChatRequest, ChatResponse, LlmProvider, Role, ToolCall, ToolSpec, Usage};
 pub use pipeline::{
     AnalysisContext, Analyzer, ClusterSource, Report, ScanOptions, SourceScope, Summary, assemble, kinds_read, scan,
     select_analyzers,

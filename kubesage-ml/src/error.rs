@@ -52,6 +52,55 @@ pub enum Error {
     /// incompatible index file).
     #[error("knowledge base: {0}")]
     Knowledge(String),
+    /// A vector's length differs from the vector index's dimension.
+    #[error("vector has dimension {actual}, the index holds dimension {expected}")]
+    DimensionMismatch {
+        /// The index's dimension.
+        expected: usize,
+        /// The vector's length.
+        actual: usize,
+    },
+    /// A vector has a NaN or infinite component and cannot be indexed or searched.
+    #[error("vector component {position} is {value}; vectors must be finite")]
+    NonFiniteVector {
+        /// The 0-based position of the first bad component.
+        position: usize,
+        /// Its value (NaN or ±inf).
+        value: f32,
+    },
+    /// A vector is all zeros, so it has no direction to compare by cosine similarity.
+    #[error("vector is all zeros; cosine similarity needs a non-zero vector")]
+    ZeroVector,
+    /// Vector index settings are out of range (a zero dimension, too many connections).
+    #[error("vector index settings: {0}")]
+    IndexConfig(String),
+    /// A vector index file cannot be loaded: not an index, another version, truncated,
+    /// inconsistent or failing its checksum.
+    #[error("{path}: {problem}")]
+    IndexFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        problem: crate::index::IndexFileProblem,
+    },
+    /// A language-model provider failed: bad configuration, an unreachable server, a
+    /// timeout, rate limiting, an HTTP error or a malformed answer (see
+    /// [`LlmErrorKind`](crate::llm::LlmErrorKind)). Never holds the API key.
+    #[error("LLM {provider}: {kind}{}", attempts_note(*.attempts))]
+    Llm {
+        /// The provider (`openai`, `ollama`), or `configuration` before there is one.
+        provider: String,
+        /// Attempts made (0 when nothing was sent).
+        attempts: u32,
+        /// What went wrong.
+        kind: crate::llm::LlmErrorKind,
+    },
+}
+
+/// ` (after N attempts)` when a request was tried more than once.
+fn attempts_note(attempts: u32) -> String {
+    if attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() }
 }
 
 /// Shorthand for results whose error is [`Error`].

@@ -7,6 +7,8 @@
 pub mod anomaly;
 pub mod embed;
 pub mod error;
+pub mod index;
+pub mod llm;
 pub mod rag;
 
 pub use error::{Error, Result};

@@ -230,16 +230,7 @@ impl PrometheusClient {
 /// The chain of causes below a transport error, most general first, without repeats:
 /// `client error (Connect): tcp connect error: Connection refused (os error 111)`.
 fn causes(error: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cause = std::error::Error::source(error);
-    while let Some(e) = cause {
-        let text = e.to_string();
-        if !parts.contains(&text) {
-            parts.push(text);
-        }
-        cause = e.source();
-    }
-    if parts.is_empty() { error.to_string() } else { parts.join(": ") }
+    kubesage_core::error::source_chain(error).unwrap_or_else(|| error.to_string())
 }
 
 /// A URL without its password, for messages.
