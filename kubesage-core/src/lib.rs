@@ -36,7 +36,7 @@ pub use compact_str::CompactString;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use finding::{Evidence, Finding, ObjectRef, Severity, fingerprint};
-pub use llm::{ChatMessage, ChatRequest, ChatResponse, LlmProvider, Role, ToolCall, ToolSpec, Usage};
+pub use llm::{ChatMessage, ChatRequest, ChatResponse, LlmProvider, Role, ToolCall, ToolChoice, ToolSpec, Usage};
 pub use pipeline::{
     AnalysisContext, Analyzer, ClusterSource, Report, ScanOptions, SourceScope, Summary, assemble, kinds_read, scan,
     select_analyzers,

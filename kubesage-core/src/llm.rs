@@ -148,6 +148,33 @@ pub struct ChatRequest {
     /// Tools the model may call; empty offers none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<ToolSpec>,
+    /// Whether the model must call a tool; [`ToolChoice::Auto`] (the default) lets it choose.
+    #[serde(default, skip_serializing_if = "ToolChoice::is_auto")]
+    pub tool_choice: ToolChoice,
+}
+
+/// Whether and which tool the model must call. OpenAI-compatible servers honour it (small
+/// models often need `Function` to call a tool at all); Ollama's API has no such setting
+/// and ignores it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolChoice {
+    /// The model decides.
+    #[default]
+    Auto,
+    /// The model must not call tools.
+    None,
+    /// The model must call some tool.
+    Required,
+    /// The model must call this tool.
+    Function(String),
+}
+
+impl ToolChoice {
+    /// Whether it is [`ToolChoice::Auto`].
+    pub fn is_auto(&self) -> bool {
+        *self == ToolChoice::Auto
+    }
 }
 
 impl ChatRequest {
@@ -177,6 +204,12 @@ impl ChatRequest {
     /// Offers tools.
     pub fn with_tools(mut self, tools: Vec<ToolSpec>) -> Self {
         self.tools = tools;
+        self
+    }
+
+    /// Sets whether and which tool the model must call.
+    pub fn with_tool_choice(mut self, choice: ToolChoice) -> Self {
+        self.tool_choice = choice;
         self
     }
 }

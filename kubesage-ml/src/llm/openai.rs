@@ -8,7 +8,7 @@
 //! text cut anywhere. With `stream_options.include_usage`, a last chunk with no choices
 //! carries the token counts.
 
-use kubesage_core::llm::{ChatMessage, ChatRequest, ChatResponse, LlmProvider, Role, ToolCall, ToolSpec, Usage};
+use kubesage_core::llm::{ChatMessage, ChatRequest, ChatResponse, LlmProvider, Role, ToolCall, ToolChoice, ToolSpec, Usage};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -69,6 +69,15 @@ impl OpenAiCompatible {
         }
         if !request.tools.is_empty() {
             body.insert("tools".into(), Value::Array(request.tools.iter().map(wire_tool).collect()));
+            let choice = match &request.tool_choice {
+                ToolChoice::Auto => None,
+                ToolChoice::None => Some(json!("none")),
+                ToolChoice::Required => Some(json!("required")),
+                ToolChoice::Function(name) => Some(json!({"type": "function", "function": {"name": name}})),
+            };
+            if let Some(choice) = choice {
+                body.insert("tool_choice".into(), choice);
+            }
         }
         serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
     }

@@ -177,7 +177,9 @@ async fn tool_calls_streamed_in_pieces_are_assembled_by_index() {
         parameters: json!({"type": "object", "properties": {"kind": {"type": "string"}}}),
     };
     let earlier = kubesage_core::llm::ToolCall { id: "call_0".into(), name: "get_pod".into(), arguments: json!({}) };
-    let mut request = question().with_tools(vec![pod, events]);
+    let mut request = question()
+        .with_tools(vec![pod, events])
+        .with_tool_choice(kubesage_core::llm::ToolChoice::Function("get_pod".into()));
     request.messages.push(ChatMessage { tool_calls: vec![earlier], ..ChatMessage::assistant("") });
     request.messages.push(ChatMessage::tool_result("call_0", "not found"));
 
@@ -208,6 +210,7 @@ async fn tool_calls_streamed_in_pieces_are_assembled_by_index() {
             "function": {"name": "get_pod", "arguments": "{}"}}]})
     );
     assert_eq!(body["messages"][3], json!({"role": "tool", "content": "not found", "tool_call_id": "call_0"}));
+    assert_eq!(body["tool_choice"], json!({"type": "function", "function": {"name": "get_pod"}}));
 }
 
 #[tokio::test]
