@@ -42,6 +42,10 @@ pub struct Explanation {
     /// Whether it came from the answer cache.
     #[serde(default)]
     pub cached: bool,
+    /// Why an offline explanation stands where a model's answer was asked for (the model
+    /// could not be reached, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The search text for a finding: its type, summary and the reasons of its events.
@@ -167,6 +171,7 @@ pub fn offline(finding: &Finding, passages: &[Hit]) -> Explanation {
         answer: text.trim_end().to_owned(),
         sources,
         cached: false,
+        note: None,
     }
 }
 

@@ -6,6 +6,7 @@
 //! embeddings add meaning when they are available, and the two rankings are fused.
 
 pub mod anonymize;
+pub mod answer;
 pub mod bm25;
 pub mod chunk;
 pub mod explain;
