@@ -98,6 +98,8 @@ pub struct LlmConfig {
     pub max_retries: u32,
     /// The temperature for requests that do not set one (0 to 2).
     pub temperature: Option<f32>,
+    /// The most tokens an answer may use, where the caller does not say.
+    pub max_tokens: Option<u32>,
 }
 
 impl Default for LlmConfig {
@@ -114,6 +116,7 @@ impl Default for LlmConfig {
             idle_timeout_secs: 60,
             max_retries: 2,
             temperature: None,
+            max_tokens: None,
         }
     }
 }
@@ -138,7 +141,7 @@ impl LlmConfig {
 
     /// Applies `KUBESAGE_LLM_*` variables from `vars` (pass `std::env::vars()`):
     /// `PROVIDER`, `BASE_URL`, `MODEL`, `API_KEY`, `API_KEY_FILE`, `TIMEOUT_SECS`,
-    /// `MAX_RETRIES`, `TEMPERATURE`. Empty values are ignored; malformed ones are errors.
+    /// `MAX_RETRIES`, `TEMPERATURE`, `MAX_TOKENS`. Empty values are ignored; malformed ones are errors.
     /// (`OPENAI_API_KEY` is read later, by [`build`], and only as a fallback.)
     pub fn apply_env(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
         for (key, value) in vars {
@@ -158,6 +161,7 @@ impl LlmConfig {
                 }
                 "MAX_RETRIES" => self.max_retries = value.trim().parse().map_err(|_| number("a whole number"))?,
                 "TEMPERATURE" => self.temperature = Some(value.trim().parse().map_err(|_| number("a number"))?),
+                "MAX_TOKENS" => self.max_tokens = Some(value.trim().parse().map_err(|_| number("a whole number"))?),
                 _ => {}
             }
         }

@@ -222,6 +222,16 @@ pub enum Provider {
     Ollama(Ollama),
 }
 
+impl Provider {
+    /// The URL requests go to (without credentials).
+    pub fn endpoint(&self) -> &str {
+        match self {
+            Provider::OpenAi(p) => p.endpoint(),
+            Provider::Ollama(p) => p.endpoint(),
+        }
+    }
+}
+
 impl LlmProvider for Provider {
     type Error = crate::Error;
 

@@ -8,7 +8,9 @@
 //! text cut anywhere. With `stream_options.include_usage`, a last chunk with no choices
 //! carries the token counts.
 
-use kubesage_core::llm::{ChatMessage, ChatRequest, ChatResponse, LlmProvider, Role, ToolCall, ToolChoice, ToolSpec, Usage};
+use kubesage_core::llm::{
+    ChatMessage, ChatRequest, ChatResponse, LlmProvider, Role, ToolCall, ToolChoice, ToolSpec, Usage,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 

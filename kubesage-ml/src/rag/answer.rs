@@ -20,7 +20,7 @@ use kubesage_core::llm::{ChatMessage, ChatRequest, LlmProvider};
 use serde::{Deserialize, Serialize};
 
 use super::anonymize::Anonymizer;
-use super::explain::{Explanation, PROMPT_VERSION, Source, prompt};
+use super::explain::{Explanation, PROMPT_VERSION, Source, heading, prompt};
 use super::index::Hit;
 use crate::error::{Error, Result};
 
@@ -227,7 +227,8 @@ impl<'a, P: LlmProvider<Error = Error>> Answerer<'a, P> {
         let text = if self.anonymize { anonymizer.restore(&response.content) } else { response.content };
         let sources: Vec<Source> =
             passages.iter().map(|h| Source { source: h.source.clone(), heading: h.heading.clone() }).collect();
-        let mut answer = text.trim().to_owned();
+        let mut answer = heading(finding);
+        answer.push_str(text.trim());
         if !sources.is_empty() {
             answer.push_str("\n\nSources:\n");
             for (i, s) in sources.iter().enumerate() {
@@ -362,7 +363,8 @@ mod tests {
         }
         assert!(sent.contains("CrashLoopBackOff") && sent.contains("[1] builtin:pod.md"), "{sent}");
         // The first placeholder in the prompt is the namespace or the pod; either is restored.
-        assert!(e.answer.starts_with("Restart payments-prod") || e.answer.starts_with("Restart ledger-writer-5c9d"));
+        assert!(e.answer.starts_with("### critical Pod payments-prod/ledger-writer-5c9d: CrashLoopBackOff"));
+        assert!(e.answer.contains("\nRestart payments-prod") || e.answer.contains("\nRestart ledger-writer-5c9d"));
         assert!(e.answer.contains("Sources:\n[1] builtin:pod.md — pod/CrashLoopBackOff"), "{}", e.answer);
         assert_eq!((e.mode.as_str(), e.model.as_deref(), e.cached), ("llm", Some("m1"), false));
     }

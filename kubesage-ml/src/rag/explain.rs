@@ -100,6 +100,17 @@ fn evidence_line(e: &Evidence) -> String {
     }
 }
 
+/// The first lines of every explanation: severity, object and reason as a Markdown
+/// heading, then the finding's summary.
+pub fn heading(finding: &Finding) -> String {
+    let object = &finding.object;
+    let name = match &object.namespace {
+        Some(ns) => format!("{ns}/{}", object.name),
+        None => object.name.clone(),
+    };
+    format!("### {} {} {name}: {}\n\n{}\n\n", finding.severity, object.kind, finding.reason, finding.summary)
+}
+
 /// An explanation assembled from the knowledge base and the evidence, with no model.
 pub fn offline(finding: &Finding, passages: &[Hit]) -> Explanation {
     let entry = kb::entry(&finding.analyzer, &finding.reason);
@@ -111,19 +122,7 @@ pub fn offline(finding: &Finding, passages: &[Hit]) -> Explanation {
         sources.push(Source { source: hit.source.clone(), heading: hit.heading.clone() });
         sources.len()
     };
-    let mut text = String::new();
-    let object = &finding.object;
-    text.push_str(&format!(
-        "### {} {} {}: {}\n\n{}\n\n",
-        finding.severity,
-        object.kind,
-        match &object.namespace {
-            Some(ns) => format!("{ns}/{}", object.name),
-            None => object.name.clone(),
-        },
-        finding.reason,
-        finding.summary
-    ));
+    let mut text = heading(finding);
     let builtin = passages.iter().find(|h| h.heading.ends_with(&format!("{}/{}", finding.analyzer, finding.reason)));
     let n = builtin.map(&mut cite);
     let mark = |n: Option<usize>| n.map(|n| format!(" [{n}]")).unwrap_or_default();

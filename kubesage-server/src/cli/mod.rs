@@ -82,7 +82,7 @@ pub fn run(
         Command::Analyzers => list_analyzers(out),
         Command::Anomaly(args) => anomaly::run(args, out),
         Command::Kb(args) => kb::run(args, out),
-        Command::Explain(args) => explain::run(cli.config.as_deref(), args, out),
+        Command::Explain(args) => explain::run(cli.config.as_deref(), args, out, err),
         Command::Serve(args) => serve::run(cli.config.as_deref(), args, out),
     };
     match result {

@@ -88,6 +88,9 @@ pub struct ScanArgs {
     /// After the report, explain the most severe findings (see `kubesage explain`).
     #[arg(long)]
     pub explain: bool,
+    /// Which language model explains findings, if any.
+    #[command(flatten)]
+    pub llm: super::explain::LlmArgs,
 }
 
 /// Findings `scan --explain` explains: the most severe ones.
@@ -96,7 +99,7 @@ const EXPLAIN_TOP: usize = 5;
 /// Runs a scan and renders it; returns the exit code.
 pub fn run_scan(config_path: Option<&Path>, args: &ScanArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8> {
     let config = load_config(config_path)?;
-    let (report, source) = scan_report(&config, args)?;
+    let (report, source, cluster) = scan_report(&config, args)?;
     for s in &report.skipped {
         let _ = writeln!(err, "warning: skipped {}: {}", s.kind, s.reason);
     }
@@ -111,7 +114,8 @@ pub fn run_scan(config_path: Option<&Path>, args: &ScanArgs, out: &mut dyn Write
     if args.explain {
         let knowledge = super::explain::knowledge(None)?;
         let top: Vec<&kubesage_core::Finding> = report.findings.iter().take(EXPLAIN_TOP).collect();
-        let explanations = super::explain::explain_all(&top, &knowledge);
+        let context = super::explain::ClusterContext { source: &source, cluster: &cluster, report: &report };
+        let explanations = super::explain::explain_all(&top, &knowledge, &args.llm, &context, err)?;
         if format == OutputFormat::Json {
             // One JSON document: the report with its explanations.
             let mut value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Output(e.to_string()))?;
@@ -135,7 +139,10 @@ pub fn run_scan(config_path: Option<&Path>, args: &ScanArgs, out: &mut dyn Write
 }
 
 /// Reads the source `args` name and scans it; returns the report and where it came from.
-pub(crate) fn scan_report(config: &Config, args: &ScanArgs) -> Result<(kubesage_core::Report, String)> {
+pub(crate) fn scan_report(
+    config: &Config,
+    args: &ScanArgs,
+) -> Result<(kubesage_core::Report, String, kubesage_core::Cluster)> {
     let analyzers = kubesage_k8s::analyze::all();
     let names = if args.analyzers.is_empty() { config.analyzers.clone() } else { args.analyzers.clone() };
     let selected = select_analyzers(&analyzers, &names)?;
@@ -160,7 +167,8 @@ pub(crate) fn scan_report(config: &Config, args: &ScanArgs) -> Result<(kubesage_
     };
     let (cluster, source) = runtime.block_on(choice.load(&scope))?;
     let options = ScanOptions { namespace, selector, analyzers: names, now: None };
-    Ok((kubesage_core::scan(&cluster, &analyzers, &options)?, source))
+    let report = kubesage_core::scan(&cluster, &analyzers, &options)?;
+    Ok((report, source, cluster))
 }
 
 fn parse_format(name: &str) -> Result<OutputFormat> {
