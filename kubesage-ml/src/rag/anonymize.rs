@@ -98,7 +98,11 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
-use kubesage_core::ObjectRef;
+use kubesage_core::model::{
+    ConfigMap, CronJob, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, PersistentVolume,
+    PersistentVolumeClaim, PodDisruptionBudget, ReplicaSet, Secret, Service, StatefulSet,
+};
+use kubesage_core::{Cluster, ObjectRef, Resource};
 use serde_json::{Map, Value};
 
 /// What a replaced value is; it names the placeholder (`<pod-1>`).
@@ -289,6 +293,54 @@ const PHASES: [Phase; 12] = [
     Phase::Registered,
 ];
 
+/// The identifying names in a cluster, as [`Anonymizer::register_cluster`] registers them:
+/// a list to keep (a service registers a fresh anonymizer from it per request) rather than
+/// the objects.
+pub fn cluster_names(cluster: &Cluster) -> Vec<(IdentifierKind, String)> {
+    fn objects<R: Resource>(names: &mut Vec<(IdentifierKind, String)>, cluster: &Cluster) {
+        for object in R::all(cluster) {
+            let r = object.object_ref();
+            if let Some(ns) = r.namespace {
+                names.push((IdentifierKind::Namespace, ns));
+            }
+            names.push((IdentifierKind::of_object_kind(&r.kind), r.name));
+        }
+    }
+    let mut names = Vec::new();
+    for ns in &cluster.namespaces {
+        names.push((IdentifierKind::Namespace, ns.metadata.name.to_string()));
+    }
+    for node in &cluster.nodes {
+        names.push((IdentifierKind::Node, node.metadata.name.to_string()));
+    }
+    for pod in &cluster.pods {
+        names.push((IdentifierKind::Namespace, pod.metadata.namespace.to_string()));
+        names.push((IdentifierKind::Pod, pod.metadata.name.to_string()));
+        for container in pod.spec.containers.iter().chain(&pod.spec.init_containers) {
+            names.push((IdentifierKind::Container, container.name.to_string()));
+            names.push((IdentifierKind::Image, container.image.to_string()));
+        }
+    }
+    let n = &mut names;
+    objects::<Deployment>(n, cluster);
+    objects::<ReplicaSet>(n, cluster);
+    objects::<StatefulSet>(n, cluster);
+    objects::<DaemonSet>(n, cluster);
+    objects::<Job>(n, cluster);
+    objects::<CronJob>(n, cluster);
+    objects::<Service>(n, cluster);
+    objects::<Ingress>(n, cluster);
+    objects::<PersistentVolumeClaim>(n, cluster);
+    objects::<PersistentVolume>(n, cluster);
+    objects::<ConfigMap>(n, cluster);
+    objects::<Secret>(n, cluster);
+    objects::<HorizontalPodAutoscaler>(n, cluster);
+    objects::<PodDisruptionBudget>(n, cluster);
+    names.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| format!("{:?}", a.0).cmp(&format!("{:?}", b.0))));
+    names.dedup();
+    names
+}
+
 impl Anonymizer {
     /// An anonymizer that knows no names yet.
     pub fn new() -> Self {
@@ -320,6 +372,23 @@ impl Anonymizer {
             self.register(IdentifierKind::Namespace, namespace);
         }
         self.register(IdentifierKind::of_object_kind(&object.kind), &object.name);
+    }
+
+    /// Registers what a cluster names: namespaces, nodes, pods with their containers and
+    /// images, workloads, Services, Ingresses, volumes and claims, ConfigMaps and the names
+    /// of Secrets, HPAs and PDBs, so that free text mentioning any of them (an event message,
+    /// a log line) is anonymized too, not only the fields that hold them.
+    pub fn register_cluster(&mut self, cluster: &Cluster) {
+        for (kind, value) in cluster_names(cluster) {
+            self.register(kind, &value);
+        }
+    }
+
+    /// Registers each `(kind, value)`, as [`register`](Self::register) does.
+    pub fn register_all<'a>(&mut self, names: impl IntoIterator<Item = &'a (IdentifierKind, String)>) {
+        for (kind, value) in names {
+            self.register(*kind, value);
+        }
     }
 
     /// The placeholder of a value, if it has one.

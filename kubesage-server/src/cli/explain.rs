@@ -5,13 +5,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use kubesage_core::model::{
-    ConfigMap, CronJob, DaemonSet, Deployment, HorizontalPodAutoscaler, Ingress, Job, PersistentVolume,
-    PersistentVolumeClaim, PodDisruptionBudget, ReplicaSet, Secret, Service, StatefulSet,
-};
-use kubesage_core::{Cluster, Finding, Report, Resource};
+use kubesage_core::{Cluster, Finding, Report};
 use kubesage_ml::llm::{LlmConfig, Provider, build};
-use kubesage_ml::rag::anonymize::{Anonymizer, IdentifierKind};
+use kubesage_ml::rag::anonymize::Anonymizer;
 use kubesage_ml::rag::answer::{AnswerCache, Answerer};
 use kubesage_ml::rag::explain::{Explanation, offline, retrieve};
 use kubesage_ml::rag::index::{PassageIndex, default_index_path};
@@ -91,45 +87,11 @@ impl ClusterContext<'_> {
         }
     }
 
-    /// An anonymizer that knows the cluster's names: namespaces, nodes, workloads and the
-    /// objects around them, pods with their containers and images, and every object a finding
-    /// names or links to, so they are replaced wherever free text mentions them.
+    /// An anonymizer that knows the cluster's names (see [`Anonymizer::register_cluster`])
+    /// and every object a finding names or links to.
     fn anonymizer(&self) -> Anonymizer {
-        fn objects<R: Resource>(anonymizer: &mut Anonymizer, cluster: &Cluster) {
-            for object in R::all(cluster) {
-                anonymizer.register_object(&object.object_ref());
-            }
-        }
-        let cluster = self.cluster;
         let mut anonymizer = Anonymizer::new();
-        for ns in &cluster.namespaces {
-            anonymizer.register(IdentifierKind::Namespace, &ns.metadata.name);
-        }
-        for node in &cluster.nodes {
-            anonymizer.register(IdentifierKind::Node, &node.metadata.name);
-        }
-        for pod in &cluster.pods {
-            anonymizer.register_object(&pod.object_ref());
-            for container in pod.spec.containers.iter().chain(&pod.spec.init_containers) {
-                anonymizer.register(IdentifierKind::Container, &container.name);
-                anonymizer.register(IdentifierKind::Image, &container.image);
-            }
-        }
-        let a = &mut anonymizer;
-        objects::<Deployment>(a, cluster);
-        objects::<ReplicaSet>(a, cluster);
-        objects::<StatefulSet>(a, cluster);
-        objects::<DaemonSet>(a, cluster);
-        objects::<Job>(a, cluster);
-        objects::<CronJob>(a, cluster);
-        objects::<Service>(a, cluster);
-        objects::<Ingress>(a, cluster);
-        objects::<PersistentVolumeClaim>(a, cluster);
-        objects::<PersistentVolume>(a, cluster);
-        objects::<ConfigMap>(a, cluster);
-        objects::<Secret>(a, cluster);
-        objects::<HorizontalPodAutoscaler>(a, cluster);
-        objects::<PodDisruptionBudget>(a, cluster);
+        anonymizer.register_cluster(self.cluster);
         for finding in &self.report.findings {
             anonymizer.register_object(&finding.object);
             for link in &finding.links {
