@@ -25,6 +25,8 @@ pub fn analyze_once(state: &AppState, cluster: &Cluster, options: &ScanOptions) 
     let report = kubesage_core::scan(cluster, state.analyzers(), options)?;
     let n = select_analyzers(state.analyzers(), &options.analyzers)?.len();
     let now = cluster.observed_at.unwrap_or_else(unix_now);
+    let source = state.with_findings(|f| f.source.clone());
+    state.explainer().set_cluster(&source, cluster);
     state.publish(report, now);
     state.metrics().record_analysis(started.elapsed().as_secs_f64(), n, None);
     Ok(())
@@ -103,6 +105,8 @@ pub async fn watch_loop(state: AppState, view: WatchedCluster, options: ScanOpti
                     ran += 1;
                 }
             }
+            let source = worker_state.with_findings(|f| f.source.clone());
+            worker_state.explainer().set_cluster(&source, &cluster);
             let all: Vec<Finding> = raw.values().flatten().cloned().collect();
             let report = assemble(&cx, all, &options_now);
             (raw, report, now, ran, oldest_change)

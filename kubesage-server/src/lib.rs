@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cli;
 pub mod connections;
 pub mod error;
+pub mod explainer;
 pub mod metrics;
 pub mod render;
 pub mod routes;

@@ -11,6 +11,7 @@ use kubesage_k8s::WatchedCluster;
 
 use crate::alerts::AlertStore;
 use crate::auth::TokenSet;
+use crate::explainer::Explainer;
 use crate::metrics::Metrics;
 
 /// The service's settings, with the defaults `kubesage serve` uses.
@@ -123,6 +124,7 @@ struct Shared {
     settings: ServeSettings,
     analyzers: Vec<Box<dyn Analyzer>>,
     watch: Mutex<Option<WatchedCluster>>,
+    explainer: RwLock<Arc<Explainer>>,
 }
 
 /// The service's state, shared by every request.
@@ -167,6 +169,7 @@ impl AppState {
             settings,
             analyzers: kubesage_k8s::analyze::all(),
             watch: Mutex::new(None),
+            explainer: RwLock::new(Arc::new(Explainer::builtin())),
         }))
     }
 
@@ -188,6 +191,16 @@ impl AppState {
     /// The metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// What explains findings and searches the knowledge base.
+    pub fn explainer(&self) -> Arc<Explainer> {
+        Arc::clone(&read(&self.0.explainer))
+    }
+
+    /// Replaces the explainer (the default one knows the built-in knowledge base only).
+    pub fn set_explainer(&self, explainer: Explainer) {
+        *write(&self.0.explainer) = Arc::new(explainer);
     }
 
     /// The watched cluster, when the source is live.

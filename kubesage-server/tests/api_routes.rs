@@ -1149,6 +1149,8 @@ async fn the_openapi_document_describes_the_router() {
         ("/metrics", vec!["get"]),
         ("/v1/findings", vec!["get"]),
         ("/v1/findings/{id}", vec!["get"]),
+        ("/v1/findings/{id}/explanation", vec!["get"]),
+        ("/v1/kb/search", vec!["get"]),
         ("/v1/scan", vec!["post"]),
         ("/v1/anomaly/detect", vec!["post"]),
         ("/v1/anomalies", vec!["get"]),
@@ -1294,4 +1296,44 @@ async fn unknown_paths_and_wrong_methods_answer_json() {
         assert_json_error(&headers, &body);
         assert!(headers.contains_key(header::ALLOW), "{method} {uri} says what is allowed");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Knowledge base and explanations
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn kb_search_finds_the_builtin_entry_and_checks_its_parameters() {
+    let app = demo_app();
+    let found: Value = send_ok(&app, get("/v1/kb/search?q=ImagePullBackOff%20manifest%20unknown&top=3")).await;
+    let hits = found["hits"].as_array().expect("hits");
+    assert!(!hits.is_empty() && hits.len() <= 3, "{found}");
+    assert!(hits[0]["heading"].as_str().is_some_and(|h| h.ends_with("pod/ImagePullBackOff")), "{found}");
+    for field in ["source", "heading", "score", "text"] {
+        assert!(hits.iter().all(|h| !h[field].is_null()), "every hit has {field}");
+    }
+    for bad in ["/v1/kb/search", "/v1/kb/search?q=", "/v1/kb/search?q=x&top=0", "/v1/kb/search?q=x&top=51"] {
+        let (status, headers, body) = send(&app, get(bad)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_json_error(&headers, &body);
+    }
+}
+
+#[tokio::test]
+async fn a_finding_is_explained_offline_with_its_entry_and_evidence() {
+    let app = demo_app();
+    let page: FindingsPage = send_ok(&app, get("/v1/findings?limit=1")).await;
+    let finding = &page.findings[0].finding;
+    let explanation: Value = send_ok(&app, get(&format!("/v1/findings/{}/explanation", finding.id))).await;
+    assert_eq!(explanation["finding"], finding.id.as_str());
+    assert_eq!(explanation["mode"], "offline");
+    let answer = explanation["answer"].as_str().expect("an answer");
+    assert!(answer.contains(&finding.summary), "{answer}");
+    let entry = kubesage_ml::rag::kb::entry(&finding.analyzer, &finding.reason).expect("a built-in entry");
+    assert!(answer.contains(&entry.meaning));
+    assert!(explanation["sources"].as_array().is_some_and(|s| !s.is_empty()));
+
+    let (status, headers, body) = send(&app, get("/v1/findings/0000000000000000/explanation")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_json_error(&headers, &body);
 }

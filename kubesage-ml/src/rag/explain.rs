@@ -18,6 +18,7 @@ pub const PROMPT_VERSION: u32 = 1;
 
 /// A cited passage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Source {
     /// The document (`builtin:pod.md`, `kubernetes/KubePodCrashLooping.md`).
     pub source: String,
@@ -27,6 +28,7 @@ pub struct Source {
 
 /// An explanation of one finding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Explanation {
     /// The finding's id.
     pub finding: String,

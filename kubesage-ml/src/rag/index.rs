@@ -22,6 +22,7 @@ pub const MAX_DOCUMENT_BYTES: u64 = 4 << 20;
 
 /// One search result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hit {
     /// The file the passage came from.
     pub source: String,

@@ -90,7 +90,7 @@ pub struct ScanArgs {
     pub explain: bool,
     /// Which language model explains findings, if any.
     #[command(flatten)]
-    pub llm: super::explain::LlmArgs,
+    pub llm: crate::explainer::LlmArgs,
 }
 
 /// Findings `scan --explain` explains: the most severe ones.
@@ -112,10 +112,8 @@ pub fn run_scan(config_path: Option<&Path>, args: &ScanArgs, out: &mut dyn Write
         OutputFormat::Markdown => render::markdown(&report, &source),
     };
     if args.explain {
-        let knowledge = super::explain::knowledge(None)?;
         let top: Vec<&kubesage_core::Finding> = report.findings.iter().take(EXPLAIN_TOP).collect();
-        let context = super::explain::ClusterContext { source: &source, cluster: &cluster, report: &report };
-        let explanations = super::explain::explain_all(&top, &knowledge, &args.llm, &context, err)?;
+        let explanations = super::explain::explain_all(&top, None, &args.llm, (&source, &cluster, &report), err)?;
         if format == OutputFormat::Json {
             // One JSON document: the report with its explanations.
             let mut value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Output(e.to_string()))?;

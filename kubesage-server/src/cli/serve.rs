@@ -77,6 +77,13 @@ pub struct ServeArgs {
     /// Seconds to let in-flight requests finish after SIGTERM.
     #[arg(long, value_name = "SECS", default_value_t = 25)]
     pub shutdown_timeout_secs: u64,
+    /// A runbook index (`kubesage kb ingest`) to search besides the built-in knowledge base
+    /// (default: `$KUBESAGE_INDEX`, else the per-user index when it exists).
+    #[arg(long, value_name = "PATH")]
+    pub index: Option<PathBuf>,
+    /// Which language model explains findings (`/v1/findings/{id}/explanation`).
+    #[command(flatten)]
+    pub llm: crate::explainer::LlmArgs,
 }
 
 /// Runs the service until SIGTERM or Ctrl-C. Prints `listening on http://ADDR` once bound.
@@ -126,6 +133,10 @@ pub fn run(config_path: Option<&Path>, args: &ServeArgs, out: &mut dyn Write) ->
         ..ServeSettings::default()
     };
 
+    let explainer = crate::explainer::Explainer::configured(args.index.as_deref(), &args.llm)?;
+    if let Some(endpoint) = explainer.llm_endpoint() {
+        tracing::info!(%endpoint, "findings are explained by a language model");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
     runtime.block_on(async {
         let live = !args.demo && args.snapshot.is_empty();
@@ -139,6 +150,7 @@ pub fn run(config_path: Option<&Path>, args: &ServeArgs, out: &mut dyn Write) ->
             };
             let source = LiveSource::connect(&live_options).await?;
             let state = AppState::new(settings, tokens, kubesage_core::ClusterSource::describe(&source));
+            state.set_explainer(explainer);
             let view = WatchedCluster::start(source.client(), &scope);
             state.set_watch(view.clone());
             let pacing = Pacing { debounce: Duration::from_millis(args.debounce_ms), ..Pacing::default() };
@@ -153,6 +165,7 @@ pub fn run(config_path: Option<&Path>, args: &ServeArgs, out: &mut dyn Write) ->
             let choice = if args.demo { SourceChoice::Demo } else { SourceChoice::Snapshot(args.snapshot.clone()) };
             let (cluster, source) = choice.load(&scope).await?;
             let state = AppState::new(settings, tokens, source);
+            state.set_explainer(explainer);
             analyze_once(&state, &cluster, &options)?;
             state
         };

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod anomaly;
 pub mod findings;
 pub mod health;
+pub mod knowledge;
 pub mod openapi;
 pub mod scan;
 
@@ -27,6 +28,8 @@ pub fn v1() -> Router<AppState> {
     Router::new()
         .route("/v1/findings", get(findings::list))
         .route("/v1/findings/{id}", get(findings::get_one))
+        .route("/v1/findings/{id}/explanation", get(knowledge::explanation))
+        .route("/v1/kb/search", get(knowledge::search))
         .route("/v1/scan", post(scan::scan))
         .route("/v1/anomaly/detect", post(anomaly::detect))
         .route("/v1/anomalies", get(anomaly::list))

@@ -5,15 +5,16 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, anomaly, findings, health, scan};
+use super::{alerts, anomaly, findings, health, knowledge, scan};
 
 /// The API's description.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "KubeSage", description = "Findings about a Kubernetes cluster, anomaly detection on metric series, and an Alertmanager webhook receiver that explains alerts with them."),
+    info(title = "KubeSage", description = "Findings about a Kubernetes cluster and their explanations, anomaly detection on metric series, an Alertmanager webhook receiver that explains alerts with them, and the knowledge base of runbooks."),
     paths(
         health::healthz, health::readyz, health::metrics,
-        findings::list, findings::get_one, scan::scan,
+        findings::list, findings::get_one, knowledge::explanation, scan::scan,
+        knowledge::search,
         anomaly::detect, anomaly::list,
         alerts::receive, alerts::list, alerts::get_one,
     ),
@@ -23,6 +24,7 @@ use super::{alerts, anomaly, findings, health, scan};
         (name = "findings", description = "What is broken, with evidence"),
         (name = "anomaly", description = "Anomaly detection on metric series"),
         (name = "alerts", description = "Alertmanager webhook receiver"),
+        (name = "knowledge", description = "The knowledge base of runbooks"),
     )
 )]
 pub struct ApiDoc;
