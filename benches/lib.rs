@@ -1,7 +1,10 @@
-//! Shared code for KubeSage benchmarks: generators of large, realistic cluster snapshots and
-//! of CPU-like metric series.
+//! Shared code for KubeSage benchmarks: generators of large, realistic cluster snapshots, of
+//! CPU-like metric series and of embedding-like vectors; sentences from the runbook corpus;
+//! and what the side-by-side benches need to hand the same inputs to a Python peer.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 /// Sizes of a generated snapshot.
 #[derive(Debug, Clone, Copy)]
@@ -160,4 +163,202 @@ pub fn cpu_series(n: usize, spike_every: usize) -> (Vec<i64>, Vec<f64>) {
         })
         .collect();
     (ts, vs)
+}
+
+/// The repository root (the folder above `benches/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The public runbook corpus in `shared/data/runbooks` beside the repository.
+pub fn runbook_dir() -> PathBuf {
+    repo_root().join("../shared/data/runbooks")
+}
+
+/// The interpreter that runs the side-by-side scripts: `$KUBESAGE_BENCH_PYTHON`, else the
+/// venv `scripts/models/requirements.txt` is installed into, `<repo>/.venv-models`.
+pub fn bench_python() -> PathBuf {
+    match std::env::var_os("KUBESAGE_BENCH_PYTHON").filter(|p| !p.is_empty()) {
+        Some(p) => PathBuf::from(p),
+        None => repo_root().join(".venv-models/bin/python"),
+    }
+}
+
+/// Up to `n` sentences of prose from the Markdown runbooks under `dir`, in a fixed order
+/// (files sorted by path, then document order): each passage's lines outside code fences and
+/// tables, list markers stripped, split after `. `, kept when they have at least four words.
+/// The same corpus gives the same list on every run.
+pub fn runbook_sentences(dir: &Path, n: usize) -> std::io::Result<Vec<String>> {
+    let mut files = Vec::new();
+    markdown_files(dir, &mut files)?;
+    files.sort();
+    let mut out = Vec::with_capacity(n);
+    for path in files {
+        let text = std::fs::read_to_string(&path)?;
+        let source = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().into_owned();
+        for chunk in kubesage_ml::rag::chunk::chunk_markdown(&source, &text) {
+            let mut in_fence = false;
+            for line in chunk.text.lines() {
+                let line = line.trim();
+                if line.starts_with("```") || line.starts_with("~~~") {
+                    in_fence = !in_fence;
+                    continue;
+                }
+                if in_fence || line.starts_with('|') || line.starts_with('<') {
+                    continue;
+                }
+                let line = line.trim_start_matches(['-', '*', '>', ' ']);
+                let line = line.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ')').trim();
+                for sentence in line.split_inclusive(". ") {
+                    let sentence = sentence.trim();
+                    if sentence.split_whitespace().count() >= 4 {
+                        out.push(sentence.to_owned());
+                        if out.len() == n {
+                            return Ok(out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            markdown_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "md") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Latent dimensions of [`embedding_like`] vectors.
+pub const LATENT_DIM: usize = 24;
+/// Topics (clusters) in the latent space of [`embedding_like`] vectors.
+pub const LATENT_TOPICS: usize = 40;
+
+/// A deterministic generator (SplitMix64), so generated data needs no dependency.
+#[derive(Debug, Clone)]
+pub struct SplitMix(u64);
+
+impl SplitMix {
+    /// A generator started at `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [-1, 1).
+    pub fn symmetric(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f32 {
+        let u1 = ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+        let u2 = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+    }
+}
+
+/// `n` unit vectors of dimension `dim` shaped like sentence embeddings: a point scattered
+/// around one of [`LATENT_TOPICS`] topic centres in a [`LATENT_DIM`]-dimensional space,
+/// mapped to `dim` dimensions by a fixed random projection, plus a little isotropic noise.
+/// Real sentence embeddings have a low intrinsic dimension, which is what HNSW relies on;
+/// uniform noise in 384 dimensions is a worst case no real collection resembles. Topics and
+/// projection are the same for every `seed`, so base vectors and queries drawn with two
+/// seeds come from one distribution.
+pub fn embedding_like(seed: u64, n: usize, dim: usize) -> Vec<Vec<f32>> {
+    let mut fixed = SplitMix::new(0x0b5e_55ed);
+    let projection: Vec<Vec<f32>> = (0..LATENT_DIM).map(|_| unit((0..dim).map(|_| fixed.normal()).collect())).collect();
+    let topics: Vec<Vec<f32>> = (0..LATENT_TOPICS).map(|_| (0..LATENT_DIM).map(|_| fixed.normal()).collect()).collect();
+    let mut rng = SplitMix::new(seed);
+    (0..n)
+        .map(|_| {
+            let topic = &topics[(rng.next_u64() % LATENT_TOPICS as u64) as usize];
+            // Noise of 0.1 a dimension is about a third of the vector's length at 384
+            // dimensions. Among 20,000 vectors the nearest neighbour of a query is then at a
+            // similarity near 0.77 (MiniLM embeddings of the 1,315 runbook sentences: 0.71,
+            // exact duplicates aside).
+            let mut v: Vec<f32> = (0..dim).map(|_| 0.1 * rng.normal()).collect();
+            for (row, centre) in projection.iter().zip(topic) {
+                let z = centre + 0.8 * rng.normal();
+                for (x, p) in v.iter_mut().zip(row) {
+                    *x += z * p;
+                }
+            }
+            unit(v)
+        })
+        .collect()
+}
+
+fn unit(v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+    v.into_iter().map(|x| x / norm).collect()
+}
+
+/// Writes `rows` as one flat array of little-endian `f32`, row after row (what
+/// `numpy.fromfile(path, "<f4").reshape(-1, dim)` reads).
+pub fn write_f32_le(path: &Path, rows: &[Vec<f32>]) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for x in rows.iter().flatten() {
+        out.write_all(&x.to_le_bytes())?;
+    }
+    out.flush()
+}
+
+/// Reads a flat little-endian `f32` file as rows of `dim`; fails when the length is not a
+/// whole number of rows.
+pub fn read_f32_le(path: &Path, dim: usize) -> std::io::Result<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(path)?;
+    let row_bytes = dim.max(1) * 4;
+    if bytes.len() % row_bytes != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {} bytes is not a whole number of {dim}-float rows", path.display(), bytes.len()),
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(row_bytes)
+        .map(|row| row.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        .collect())
+}
+
+/// Runs `script` (a path under `benches/`) with [`bench_python`] and `args`, and returns the
+/// JSON object on the last line of its standard output. The error says why the peer could
+/// not be run, for a bench to print as `skipped: ...`.
+pub fn run_python_peer(script: &str, args: &[&std::ffi::OsStr]) -> Result<serde_json::Value, String> {
+    let python = bench_python();
+    if !python.exists() {
+        return Err(format!(
+            "no Python at {} (set KUBESAGE_BENCH_PYTHON, or create the venv: python3 -m venv .venv-models && \
+             .venv-models/bin/pip install -r scripts/models/requirements.txt)",
+            python.display()
+        ));
+    }
+    let script = repo_root().join("benches").join(script);
+    let output = std::process::Command::new(&python)
+        .arg(&script)
+        .args(args)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run {}: {e}", python.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!("{} {} failed ({}): {}", python.display(), script.display(), output.status, stdout.trim()));
+    }
+    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+    serde_json::from_str(last).map_err(|e| format!("{} printed no JSON result line ({e}): {last}", script.display()))
 }
