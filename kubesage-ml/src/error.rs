@@ -52,6 +52,16 @@ pub enum Error {
     /// incompatible index file).
     #[error("knowledge base: {0}")]
     Knowledge(String),
+    /// Passage vectors cannot be used for dense or hybrid search: none were computed, their
+    /// file cannot be read, another model computed them, or the passages changed since.
+    #[error("passage vectors{}: {problem}; run `kubesage kb ingest` to rebuild them", path_note(path.as_deref()))]
+    PassageVectors {
+        /// The vectors file, when the index has one.
+        path: Option<PathBuf>,
+        /// What is wrong.
+        #[source]
+        problem: crate::rag::dense::VectorsProblem,
+    },
     /// A vector's length differs from the vector index's dimension.
     #[error("vector has dimension {actual}, the index holds dimension {expected}")]
     DimensionMismatch {
@@ -101,6 +111,11 @@ pub enum Error {
 /// ` (after N attempts)` when a request was tried more than once.
 fn attempts_note(attempts: u32) -> String {
     if attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() }
+}
+
+/// ` <path>` when there is one.
+fn path_note(path: Option<&std::path::Path>) -> String {
+    path.map(|p| format!(" {}", p.display())).unwrap_or_default()
 }
 
 /// Shorthand for results whose error is [`Error`].

@@ -5,11 +5,16 @@
 //! Each entry is a `## analyzer/Reason` section with **Severity**, **Meaning**, **Impact**,
 //! **Diagnosis**, **Mitigation** and **Related** parts (see `kb/README.md`). The entries are
 //! searchable like any runbook ([`add_builtin`]) and addressable by finding type ([`entry`]).
+//! When the index has a sentence model, their vectors come from a per-user cache
+//! ([`super::dense::cached_vectors`]), computed once per model and knowledge-base text.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use super::chunk::{Chunk, chunk_markdown};
+use super::dense::{cached_vectors, default_cache_dir, passage_text};
 use super::index::PassageIndex;
+use crate::error::Result;
 
 /// The knowledge base's files: (name, text).
 pub const FILES: &[(&str, &str)] = &[
@@ -77,11 +82,39 @@ pub fn entry(analyzer: &str, reason: &str) -> Option<&'static Entry> {
     entries().get(&format!("{analyzer}/{reason}"))
 }
 
-/// Adds the built-in files to an index (as `builtin:<file>`), replacing earlier copies.
+/// Adds the built-in files to an index (as `builtin:<file>`), replacing earlier copies,
+/// with their vectors when the index has a model ([`try_add_builtin`]). Should the vectors
+/// fail, the failure is logged and the index searches by BM25 only
+/// ([`PassageIndex::dense_status`] says why).
 pub fn add_builtin(index: &mut PassageIndex) {
+    if let Err(e) = try_add_builtin(index) {
+        tracing::warn!(
+            error = %kubesage_core::error::display_chain(&e),
+            "the built-in knowledge base has no passage vectors; searching by BM25 only"
+        );
+    }
+}
+
+/// Adds the built-in files to an index (as `builtin:<file>`), replacing earlier copies; when
+/// the index has a model, gives their passages vectors from the per-user cache (computing
+/// them on first use). Fails only when the vectors cannot be computed; the passages are
+/// added either way.
+pub fn try_add_builtin(index: &mut PassageIndex) -> Result<()> {
     for (file, text) in FILES {
         index.add_markdown(&source_of(file), text);
     }
+    let Some(model) = index.passage_model() else { return Ok(()) };
+    let texts: Vec<String> = passages().iter().map(passage_text).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let known = cached_vectors(&model, "kb-builtin", &texts, default_cache_dir().as_deref())?;
+    index.adopt_vectors(&known)?;
+    Ok(())
+}
+
+/// The built-in files' passages, as [`add_builtin`] indexes them.
+pub fn passages() -> &'static [Chunk] {
+    static PASSAGES: OnceLock<Vec<Chunk>> = OnceLock::new();
+    PASSAGES.get_or_init(|| FILES.iter().flat_map(|(file, text)| chunk_markdown(&source_of(file), text)).collect())
 }
 
 /// Parses the `## analyzer/Reason` entries of one file.
