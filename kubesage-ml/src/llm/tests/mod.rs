@@ -74,3 +74,18 @@ fn assert_no_key(error: &Error) {
     let (shown, debug) = (error.to_string(), format!("{error:?}"));
     assert!(!shown.contains(KEY) && !debug.contains(KEY), "the key leaked: {shown} / {debug}");
 }
+
+/// Splits `stream` at the byte offsets `cuts` (in any order).
+fn cut(stream: &str, cuts: &[usize]) -> Vec<Vec<u8>> {
+    let bytes = stream.as_bytes();
+    let mut cuts = cuts.to_vec();
+    cuts.sort_unstable();
+    let mut pieces = Vec::new();
+    let mut from = 0;
+    for at in cuts {
+        pieces.push(bytes[from..at].to_vec());
+        from = at;
+    }
+    pieces.push(bytes[from..].to_vec());
+    pieces
+}

@@ -34,16 +34,7 @@ async fn an_ndjson_stream_cut_anywhere_is_assembled_with_options_sent() {
     let inside_json = stream.find("disk").expect("there") + 2;
     let inside_check = stream.find('✓').expect("there") + 1;
     let between_lines = stream.find("\n{").expect("there") + 1;
-    let mut cuts = vec![7, between_lines, inside_json, inside_check, stream.len() - 1];
-    cuts.sort_unstable();
-    let bytes = stream.as_bytes();
-    let mut pieces = Vec::new();
-    let mut from = 0;
-    for at in cuts {
-        pieces.push(bytes[from..at].to_vec());
-        from = at;
-    }
-    pieces.push(bytes[from..].to_vec());
+    let pieces = cut(&stream, &[7, between_lines, inside_json, inside_check, stream.len() - 1]);
 
     let server = Scripted::start(vec![Reply::ndjson(pieces)]).await;
     let (llm, _) = client(&server.base, options(None));

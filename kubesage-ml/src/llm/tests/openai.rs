@@ -78,21 +78,6 @@ fn event(delta: serde_json::Value, finish: Option<&str>) -> String {
     format!("data: {chunk}\n\n")
 }
 
-/// Splits `stream` at the byte offsets `cuts` (in any order).
-fn cut(stream: &str, cuts: &[usize]) -> Vec<Vec<u8>> {
-    let bytes = stream.as_bytes();
-    let mut cuts = cuts.to_vec();
-    cuts.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut from = 0;
-    for at in cuts {
-        pieces.push(bytes[from..at].to_vec());
-        from = at;
-    }
-    pieces.push(bytes[from..].to_vec());
-    pieces
-}
-
 #[tokio::test]
 async fn a_stream_cut_inside_json_and_inside_a_character_arrives_whole_and_in_order() {
     let first = "Exit 137 → OOMKilled 💥";
