@@ -27,8 +27,8 @@ pub fn analyze_once(state: &AppState, cluster: &Cluster, options: &ScanOptions) 
     let now = cluster.observed_at.unwrap_or_else(unix_now);
     let source = state.with_findings(|f| f.source.clone());
     state.explainer().set_cluster(&source, cluster);
-    state.publish(report, now);
     state.metrics().record_analysis(started.elapsed().as_secs_f64(), n, None);
+    state.publish(report, now);
     Ok(())
 }
 
@@ -114,9 +114,11 @@ pub async fn watch_loop(state: AppState, view: WatchedCluster, options: ScanOpti
         let (returned, report, now, ran, oldest_change) =
             task.await.map_err(|e| Error::Internal(format!("analysis task: {e}")))?;
         raw = returned;
-        let change = state.publish(report, now);
+        // Metrics first: publishing makes the service ready, and a reader that sees it ready
+        // must see this analysis counted.
         let lag = oldest_change.map(|t| t.elapsed().as_secs_f64());
         state.metrics().record_analysis(started.elapsed().as_secs_f64(), ran, lag);
+        let change = state.publish(report, now);
         tracing::info!(analyzers = ran, new = change.new.len(), resolved = change.resolved.len(), "analysed");
         last_run = Some(Instant::now());
     }
