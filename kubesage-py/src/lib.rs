@@ -484,6 +484,43 @@ fn analyzers() -> Vec<&'static str> {
     kubesage_k8s::analyze::names()
 }
 
+/// The built-in knowledge base plus the runbook index at `index` (or the default one).
+fn knowledge(index: Option<PathBuf>) -> Result<kubesage_ml::rag::index::PassageIndex, Failure> {
+    let path = index.or_else(kubesage_ml::rag::index::default_index_path);
+    let mut ix = match path {
+        Some(p) => kubesage_ml::rag::index::PassageIndex::load(&p)?,
+        None => kubesage_ml::rag::index::PassageIndex::new(),
+    };
+    kubesage_ml::rag::kb::add_builtin(&mut ix);
+    Ok(ix)
+}
+
+/// Searches the built-in knowledge base and the runbook index; a list of dicts with
+/// `source`, `heading`, `score` and `text`, best first.
+#[pyfunction]
+#[pyo3(signature = (text, top=5, index=None))]
+fn kb_search(py: Python<'_>, text: String, top: usize, index: Option<PathBuf>) -> PyResult<Py<PyAny>> {
+    if text.trim().is_empty() {
+        return Err(Failure::Input("text must not be empty".into()).into());
+    }
+    let hits = py.detach(move || knowledge(index).map(|ix| ix.search(&text, top)))?;
+    json_to_py(py, &to_json(&hits))
+}
+
+/// Explains a finding offline, from the knowledge base, the runbook index and its evidence:
+/// a dict with `finding`, `mode`, `answer` (Markdown) and `sources`.
+#[pyfunction]
+#[pyo3(signature = (finding, index=None))]
+fn explain(py: Python<'_>, finding: &Finding, index: Option<PathBuf>) -> PyResult<Py<PyAny>> {
+    let finding = finding.inner.clone();
+    let explanation = py.detach(move || {
+        let ix = knowledge(index)?;
+        let passages = kubesage_ml::rag::explain::retrieve(&finding, &ix, 4);
+        Ok::<_, Failure>(kubesage_ml::rag::explain::offline(&finding, &passages))
+    })?;
+    json_to_py(py, &to_json(&explanation))
+}
+
 /// The compiled extension behind the `kubesage` Python package.
 #[pymodule]
 fn _kubesage(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -504,5 +541,7 @@ fn _kubesage(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(prometheus_query_range, m)?)?;
     m.add_function(wrap_pyfunction!(detectors, m)?)?;
     m.add_function(wrap_pyfunction!(analyzers, m)?)?;
+    m.add_function(wrap_pyfunction!(kb_search, m)?)?;
+    m.add_function(wrap_pyfunction!(explain, m)?)?;
     Ok(())
 }

@@ -26,6 +26,8 @@ from ._kubesage import (
     SnapshotError,
     __version__,
     analyzers,
+    explain,
+    kb_search,
 )
 from ._kubesage import scan as _scan
 
@@ -43,6 +45,8 @@ __all__ = [
     "__version__",
     "analyzers",
     "anomaly",
+    "explain",
+    "kb_search",
     "scan",
 ]
 

@@ -22,6 +22,8 @@ __all__ = [
     "prometheus_query_range",
     "detectors",
     "analyzers",
+    "kb_search",
+    "explain",
 ]
 
 __version__: str
@@ -100,6 +102,8 @@ def scan(
     selector: Optional[str] = None,
     analyzers: Optional[List[str]] = None,
 ) -> ScanResult: ...
+def kb_search(text: str, top: int = 5, index: Optional[str] = None) -> List[Dict[str, Any]]: ...
+def explain(finding: Finding, index: Optional[str] = None) -> Dict[str, Any]: ...
 def detect(
     values: npt.NDArray[np.float64], timestamps: Optional[npt.NDArray[np.int64]] = None, detector: str = "default"
 ) -> npt.NDArray[np.float64]: ...
