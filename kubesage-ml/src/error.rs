@@ -48,6 +48,58 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A model file (or buffer) is larger than the model runtime accepts.
+    #[error("model {origin}: {bytes} bytes, over the {limit}-byte limit")]
+    ModelTooLarge {
+        /// The file, or `in-memory model`.
+        origin: String,
+        /// Its size.
+        bytes: u64,
+        /// The limit ([`MAX_MODEL_BYTES`](crate::model::MAX_MODEL_BYTES)).
+        limit: u64,
+    },
+    /// The bytes are not an ONNX model: empty, truncated, or not protobuf at all.
+    #[error("model {origin}: not a readable ONNX model ({reason})")]
+    ModelDecode {
+        /// The file, or `in-memory model`.
+        origin: String,
+        /// The protobuf decoder's message.
+        reason: String,
+    },
+    /// The ONNX model decodes but cannot be used: a tensor whose data does not match its
+    /// declared shape or is over the size limit, external data, a malformed graph or operator
+    /// attributes, or a graph tract cannot type (tract's message, with its causes, is the
+    /// reason).
+    #[error("model {origin}: {reason}")]
+    ModelInvalid {
+        /// The file, or `in-memory model`.
+        origin: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The model uses an operator that neither tract nor KubeSage implements.
+    #[error("model {origin}: operator {op:?} (domain {domain:?}) of node {node:?} is not supported")]
+    UnsupportedOperator {
+        /// The file, or `in-memory model`.
+        origin: String,
+        /// The ONNX operator type.
+        op: String,
+        /// Its domain (`ai.onnx.ml`; empty for the default domain).
+        domain: String,
+        /// The node's name (or its first output's).
+        node: String,
+    },
+    /// Inputs given to a model do not match its input schema (count, datatype or shape).
+    #[error("model input {name:?}: {reason}")]
+    ModelInput {
+        /// The input's name (empty when the count is wrong).
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Running a loaded model failed (tract's message, with its causes).
+    #[error("model run failed: {0}")]
+    ModelRun(String),
     /// A knowledge index or runbook folder cannot be used (no Markdown, a corrupt or
     /// incompatible index file).
     #[error("knowledge base: {0}")]

@@ -9,6 +9,7 @@ pub mod embed;
 pub mod error;
 pub mod index;
 pub mod llm;
+pub mod model;
 pub mod rag;
 
 pub use error::{Error, Result};

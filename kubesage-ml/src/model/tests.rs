@@ -1,0 +1,1 @@
+//! Loading hostile and hand-built models.
