@@ -3,8 +3,9 @@
 //! the leaves' weights) into one flat array of nodes.
 //!
 //! Loading checks what evaluation relies on: every child a node names exists in the same tree,
-//! each tree has exactly one root and no cycle (so a walk down a tree ends), every weight is for
-//! an existing class or target. Evaluation then only indexes checked positions.
+//! each tree's root (its node of lowest id) is no node's child and no walk from it comes back to
+//! a node it passed (so a walk down a tree ends), every weight is for an existing class or target
+//! and every leaf exists. Evaluation then only indexes checked positions.
 
 use std::collections::HashMap;
 
@@ -193,28 +194,24 @@ impl Forest {
             }
         }
 
-        // One root per tree, trees in the order of their ids.
-        let mut roots: Vec<(i64, u32)> = Vec::new();
-        let mut trees_seen: HashMap<i64, usize> = HashMap::new();
+        // Each tree's root is its node of lowest id (as onnxruntime reads it), which no node
+        // may name as a child; trees in the order of their ids.
+        let mut first: HashMap<i64, (i64, u32)> = HashMap::new();
         for i in 0..n {
-            let count = trees_seen.entry(tree_ids[i]).or_default();
-            *count += 1;
-            if !is_child[i] {
-                roots.push((tree_ids[i], i as u32));
+            let entry = first.entry(tree_ids[i]).or_insert((node_ids[i], i as u32));
+            if node_ids[i] < entry.0 {
+                *entry = (node_ids[i], i as u32);
             }
         }
+        let mut roots: Vec<(i64, u32)> = first.into_iter().map(|(tree, (_, i))| (tree, i)).collect();
         roots.sort_unstable();
-        for w in roots.windows(2) {
-            if w[0].0 == w[1].0 {
-                bail!("tree {} has more than one root", w[0].0);
+        for &(tree, root) in &roots {
+            if is_child[root as usize] {
+                bail!(
+                    "tree {tree}: its root, node {}, is also a child (the nodes form a cycle)",
+                    node_ids[root as usize]
+                );
             }
-        }
-        if roots.len() != trees_seen.len() {
-            bail!(
-                "{} of {} trees have no root (their nodes form a cycle)",
-                trees_seen.len() - roots.len(),
-                trees_seen.len()
-            );
         }
         let roots: Vec<u32> = roots.into_iter().map(|(_, r)| r).collect();
         check_acyclic(&nodes, &roots)?;
