@@ -491,3 +491,47 @@ fn random_bytes_are_refused_without_panicking() {
         }
     }
 }
+
+#[test]
+fn binary_boosting_takes_one_or_two_base_values() {
+    // One stump on class 0 only, with negative weights: a log-odds, as gradient boosting exports.
+    for base in [&[0.5f32][..], &[0.5, 0.5]] {
+        let classifier = node(
+            "TreeEnsembleClassifier",
+            "ai.onnx.ml",
+            &["x"],
+            &["label", "probabilities"],
+            vec![
+                ("classlabels_int64s", Attr::Ints(&[3, 7])),
+                ("nodes_treeids", Attr::Ints(&[0, 0, 0])),
+                ("nodes_nodeids", Attr::Ints(&[0, 1, 2])),
+                ("nodes_featureids", Attr::Ints(&[1, 0, 0])),
+                ("nodes_modes", Attr::Strs(&["BRANCH_LEQ", "LEAF", "LEAF"])),
+                ("nodes_values", Attr::Floats(&[0.0, 0.0, 0.0])),
+                ("nodes_truenodeids", Attr::Ints(&[1, 0, 0])),
+                ("nodes_falsenodeids", Attr::Ints(&[2, 0, 0])),
+                ("class_treeids", Attr::Ints(&[0, 0])),
+                ("class_nodeids", Attr::Ints(&[1, 2])),
+                ("class_ids", Attr::Ints(&[0, 0])),
+                ("class_weights", Attr::Floats(&[-2.0, 1.5])),
+                ("base_values", Attr::Floats(base)),
+                ("post_transform", Attr::Str("LOGISTIC")),
+            ],
+        );
+        let bytes = model(
+            vec![classifier],
+            vec![value_info("x", FLOAT, &[None, Some(3)])],
+            vec![value_info("label", INT64, &[None]), value_info("probabilities", FLOAT, &[None, Some(2)])],
+            vec![],
+        );
+        let m = Model::from_bytes(&bytes).unwrap_or_else(|e| panic!("base {base:?}: {e}"));
+        let out = m.run(vec![rows(&[[0.0, -1.0, 0.0], [0.0, 1.0, 0.0]])]).expect("runs");
+        let labels: Vec<i64> = out[0].to_plain_array_view::<i64>().expect("i64").iter().copied().collect();
+        assert_eq!(labels, vec![3, 7], "base {base:?}");
+        let sigma = |s: f64| 1.0 / (1.0 + (-s).exp());
+        let want = [sigma(1.5), sigma(-1.5), sigma(-2.0), sigma(2.0)];
+        for (got, want) in f32s(&out[1]).iter().zip(want) {
+            assert!((f64::from(*got) - want).abs() < 1e-6, "base {base:?}: {got} vs {want}");
+        }
+    }
+}
