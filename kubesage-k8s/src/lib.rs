@@ -15,6 +15,7 @@
 
 pub mod analyze;
 pub mod error;
+pub mod plan;
 pub mod prometheus;
 pub mod source;
 

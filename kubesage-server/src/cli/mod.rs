@@ -6,6 +6,7 @@
 mod anomaly;
 mod explain;
 mod kb;
+mod plan;
 mod scan;
 mod serve;
 
@@ -18,6 +19,7 @@ use clap::{Parser, Subcommand};
 pub use anomaly::AnomalyArgs;
 pub use explain::ExplainArgs;
 pub use kb::KbArgs;
+pub use plan::PlanArgs;
 pub use scan::{OutputFormat, ScanArgs, run_scan};
 pub use serve::ServeArgs;
 
@@ -49,6 +51,8 @@ pub enum Command {
     Explain(ExplainArgs),
     /// The knowledge base of runbooks: ingest Markdown, search it with the built-in entries.
     Kb(KbArgs),
+    /// Deployment planning: size and emit manifests for a model, check fit, recommend resources.
+    Plan(PlanArgs),
     /// Run the HTTP service: findings kept current by watching the cluster, anomaly
     /// detection, an Alertmanager webhook, metrics.
     Serve(ServeArgs),
@@ -82,6 +86,7 @@ pub fn run(
         Command::Analyzers => list_analyzers(out),
         Command::Anomaly(args) => anomaly::run(args, out),
         Command::Kb(args) => kb::run(args, out),
+        Command::Plan(args) => plan::run(cli.config.as_deref(), args, out, err),
         Command::Explain(args) => explain::run(cli.config.as_deref(), args, out, err),
         Command::Serve(args) => serve::run(cli.config.as_deref(), args, out),
     };
