@@ -100,6 +100,40 @@ pub enum Error {
     /// Running a loaded model failed (tract's message, with its causes).
     #[error("model run failed: {0}")]
     ModelRun(String),
+    /// A model repository has no model (or version) of that name.
+    #[error("model {name:?}{}: not found", version_note(*version))]
+    ModelNotFound {
+        /// The model's name.
+        name: String,
+        /// The version asked for, if one was.
+        version: Option<u64>,
+    },
+    /// The model (or version) exists but is not loaded: unloaded, or it failed to load.
+    #[error("model {name:?}{}: not ready ({reason})", version_note(*version))]
+    ModelNotReady {
+        /// The model's name.
+        name: String,
+        /// The version asked for, if one was.
+        version: Option<u64>,
+        /// Why: `unloaded`, or the load error.
+        reason: String,
+    },
+    /// A model name or version that cannot be a folder of a model repository.
+    #[error("model name {name:?}: {reason}")]
+    ModelName {
+        /// The name (or version) as given.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An upload would replace a version that exists: versions are immutable.
+    #[error("model {name:?} version {version} exists; versions are immutable (upload a new version)")]
+    ModelExists {
+        /// The model's name.
+        name: String,
+        /// The version.
+        version: u64,
+    },
     /// A knowledge index or runbook folder cannot be used (no Markdown, a corrupt or
     /// incompatible index file).
     #[error("knowledge base: {0}")]
@@ -172,3 +206,7 @@ fn path_note(path: Option<&std::path::Path>) -> String {
 
 /// Shorthand for results whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn version_note(version: Option<u64>) -> String {
+    version.map(|v| format!(" version {v}")).unwrap_or_default()
+}

@@ -24,7 +24,9 @@
 //! before parsing starts. Whatever tract still rejects (or, in a corner, panics on) is
 //! [`Error::ModelInvalid`]. Nothing is read from disk besides the model file itself.
 
+pub mod data;
 pub mod ops;
+pub mod repository;
 
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -7,7 +7,7 @@ use super::*;
 
 /// Just enough of the protobuf wire format to write ONNX messages.
 #[derive(Default)]
-struct Pb(Vec<u8>);
+pub(super) struct Pb(Vec<u8>);
 
 impl Pb {
     fn varint(&mut self, mut v: u64) -> &mut Self {
@@ -42,12 +42,12 @@ impl Pb {
     }
 }
 
-const FLOAT: i64 = 1;
+pub(super) const FLOAT: i64 = 1;
 const STRING: i64 = 8;
 const INT64: i64 = 7;
 
 /// A `TensorProto` with raw data.
-fn tensor(name: &str, data_type: i64, dims: &[i64], raw: &[u8]) -> Pb {
+pub(super) fn tensor(name: &str, data_type: i64, dims: &[i64], raw: &[u8]) -> Pb {
     let mut t = Pb::default();
     for &d in dims {
         t.int(1, d);
@@ -155,12 +155,12 @@ fn model(nodes: Vec<Pb>, inputs: Vec<Pb>, outputs: Vec<Pb>, initializers: Vec<Pb
     m.0
 }
 
-fn floats_bytes(v: &[f32]) -> Vec<u8> {
+pub(super) fn floats_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|f| f.to_le_bytes()).collect()
 }
 
 /// `y = x + c` on a `[batch, 3]` float input.
-fn add_model(c: Pb) -> Vec<u8> {
+pub(super) fn add_model(c: Pb) -> Vec<u8> {
     model(
         vec![node("Add", "", &["x", "c"], &["y"], vec![])],
         vec![value_info("x", FLOAT, &[None, Some(3)])],
