@@ -30,26 +30,48 @@ use crate::{auth, metrics, routes};
 /// 3. tracing: one span per request, named by the matched route;
 /// 4. panics become 500s (the detail goes to the log, not the client);
 /// 5. timeout: a request still running after `request_timeout` is answered 503;
-/// 6. body limit: a body over `max_body_bytes` is refused with 413 before it is read
-///    (`Content-Length`) or as soon as it passes the limit (chunked);
-/// 7. CORS: off (no headers at all) unless origins are configured.
+/// 6. CORS: off (no headers at all) unless origins are configured.
 ///
-/// `/v1` adds, outermost first: the bearer-token check (401), then load shedding over a
-/// global concurrency limit: when `max_concurrency` requests are already running, more get
-/// 503 with `Retry-After` at once instead of queueing behind them. Probes, `/metrics` and
+/// Each route group adds, outermost first: a body limit, `max_body_bytes` (`max_model_bytes`
+/// for model uploads), refused with 413 before the body is read (`Content-Length`) or as
+/// soon as it passes the limit (chunked). `/v1` and the model routes (`/v2/models`,
+/// `/v2/repository`, when the state has a model repository) then add the bearer-token check
+/// (401) and load shedding over a concurrency limit of their own: when `max_concurrency`
+/// requests are already running, more get 503 with `Retry-After` at once instead of
+/// queueing behind them. Probes (`/healthz`, `/readyz`, `/v2/health/*`), `/metrics` and
 /// `/openapi.json` are neither authenticated nor shed, so the kubelet and Prometheus still
 /// see a busy service as alive.
 pub fn app(state: AppState) -> Router {
     let settings = state.settings().clone();
 
+    let shed = |limit: usize| {
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(|_: tower::BoxError| async { overloaded() }))
+            .layer(LoadShedLayer::new())
+            .layer(GlobalConcurrencyLimitLayer::new(limit.max(1)))
+    };
     let api = routes::v1()
-        .layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(|_: tower::BoxError| async { overloaded() }))
-                .layer(LoadShedLayer::new())
-                .layer(GlobalConcurrencyLimitLayer::new(settings.max_concurrency.max(1))),
-        )
+        .layer(shed(settings.max_concurrency))
         .route_layer(from_fn_with_state(state.clone(), auth::require_token));
+
+    // A model server: the Open Inference Protocol beside /v1, with its own concurrency
+    // limit (inference load does not shed /v1, nor the reverse). Body limits are per group:
+    // model uploads may be up to `max_model_bytes`, every other body `max_body_bytes`.
+    // (One limit inside another would hide the inner one's 413 behind a 400.)
+    let body_limit = settings.max_body_bytes;
+    let limited = |router: Router<AppState>, bytes: usize| {
+        router.layer(DefaultBodyLimit::max(bytes)).layer(RequestBodyLimitLayer::new(bytes))
+    };
+    let mut routes = Router::new().merge(limited(routes::operational(), body_limit)).merge(limited(api, body_limit));
+    if state.models().is_some() {
+        let auth = from_fn_with_state(state.clone(), auth::require_token);
+        let v2 = routes::v2().layer(shed(settings.max_concurrency)).route_layer(auth.clone());
+        let uploads = routes::v2_uploads().layer(shed(settings.max_concurrency)).route_layer(auth);
+        routes = routes
+            .merge(limited(routes::v2_operational(), body_limit))
+            .merge(limited(v2, body_limit))
+            .merge(limited(uploads, settings.max_model_bytes));
+    }
 
     let cors = (!settings.cors_origins.is_empty()).then(|| {
         let origins: Vec<HeaderValue> =
@@ -62,13 +84,9 @@ pub fn app(state: AppState) -> Router {
 
     // `Router::layer` wraps what came before, so the layers below are listed innermost
     // first: the last one is the outermost.
-    Router::new()
-        .merge(routes::operational())
-        .merge(api)
+    routes
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(ServiceBuilder::new().option_layer(cors))
-        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             settings.request_timeout.max(Duration::from_millis(1)),

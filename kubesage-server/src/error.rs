@@ -57,6 +57,7 @@ impl Error {
     pub fn status(&self) -> axum::http::StatusCode {
         use axum::http::StatusCode;
         use kubesage_k8s::Error as K;
+        use kubesage_ml::Error as M;
         match self {
             Error::BadRequest(_) | Error::Usage(_) | Error::Core(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
@@ -68,6 +69,17 @@ impl Error {
                 | kubesage_ml::Error::Knowledge(_),
             ) => StatusCode::BAD_REQUEST,
             Error::K8s(K::PrometheusUnreachable { .. } | K::Unreachable { .. }) => StatusCode::BAD_GATEWAY,
+            Error::Ml(M::ModelNotFound { .. }) => StatusCode::NOT_FOUND,
+            Error::Ml(M::ModelNotReady { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Ml(M::ModelExists { .. }) => StatusCode::CONFLICT,
+            Error::Ml(M::ModelTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Ml(
+                M::ModelInput { .. }
+                | M::ModelName { .. }
+                | M::ModelDecode { .. }
+                | M::ModelInvalid { .. }
+                | M::UnsupportedOperator { .. },
+            ) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -83,7 +95,7 @@ pub struct ErrorBody {
 impl axum::response::IntoResponse for Error {
     fn into_response(self) -> axum::response::Response {
         let status = self.status();
-        let message = if status.is_server_error() && status != axum::http::StatusCode::BAD_GATEWAY {
+        let message = if status == axum::http::StatusCode::INTERNAL_SERVER_ERROR {
             // Internal faults are logged in full and answered generically.
             tracing::error!(error = %kubesage_core::error::display_chain(&self), "request failed");
             "internal error; see the server log".to_owned()

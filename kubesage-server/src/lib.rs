@@ -13,6 +13,7 @@ pub mod cli;
 pub mod connections;
 pub mod error;
 pub mod explainer;
+pub mod inference;
 pub mod metrics;
 pub mod render;
 pub mod routes;

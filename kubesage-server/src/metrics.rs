@@ -21,6 +21,10 @@ use crate::state::AppState;
 /// Latency buckets in seconds, from half a millisecond (a cached listing) to ten seconds.
 const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
+/// Inference latency buckets in seconds, from 50 µs (one row through a small model) to 5 s.
+const INFERENCE_BUCKETS: &[f64] =
+    &[0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
 /// A cumulative histogram with fixed buckets.
 #[derive(Debug, Clone)]
 pub struct Histogram {
@@ -70,10 +74,20 @@ struct Http {
     latency: BTreeMap<(String, String), Histogram>,
 }
 
+/// One served model version's counters.
+#[derive(Debug)]
+struct ModelStats {
+    success: u64,
+    failure: u64,
+    rows: u64,
+    latency: Histogram,
+}
+
 /// The service's counters.
 #[derive(Debug)]
 pub struct Metrics {
     http: Mutex<Http>,
+    models: Mutex<BTreeMap<(String, u64), ModelStats>>,
     in_flight: AtomicI64,
     analysis: Mutex<Histogram>,
     watch_lag: Mutex<Histogram>,
@@ -87,6 +101,7 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics {
             http: Mutex::default(),
+            models: Mutex::default(),
             in_flight: AtomicI64::new(0),
             analysis: Mutex::new(Histogram::new(LATENCY_BUCKETS)),
             watch_lag: Mutex::new(Histogram::new(LATENCY_BUCKETS)),
@@ -127,6 +142,33 @@ impl Metrics {
         if let Some(lag) = lag_seconds {
             lock(&self.watch_lag).observe(lag);
         }
+    }
+
+    /// Records one inference request to a model version: whether it succeeded, the rows
+    /// (the first dimension of its first input) and the time spent decoding, running and
+    /// encoding. Only requests that named a served model are recorded, so the label set is
+    /// bounded by the repository, not by what clients send.
+    pub fn record_inference(&self, model: &str, version: u64, ok: bool, rows: u64, seconds: f64) {
+        let mut models = lock(&self.models);
+        let key = (model.to_owned(), version);
+        let stats = models.entry(key).or_insert_with(|| ModelStats {
+            success: 0,
+            failure: 0,
+            rows: 0,
+            latency: Histogram::new(INFERENCE_BUCKETS),
+        });
+        if ok {
+            stats.success += 1;
+            stats.rows += rows;
+            stats.latency.observe(seconds);
+        } else {
+            stats.failure += 1;
+        }
+    }
+
+    /// Inference requests recorded for a model version: (succeeded, failed).
+    pub fn inferences(&self, model: &str, version: u64) -> (u64, u64) {
+        lock(&self.models).get(&(model.to_owned(), version)).map_or((0, 0), |s| (s.success, s.failure))
     }
 
     /// Counts alerts received by status (`firing`, `resolved`).
@@ -207,6 +249,43 @@ impl Metrics {
             for s in &stats {
                 let synced = u8::from(s.status == kubesage_k8s::source::watch::KindStatus::Synced);
                 let _ = writeln!(out, "kubesage_watch_synced{{kind=\"{}\"}} {synced}", s.kind.name());
+            }
+        }
+
+        {
+            let models = lock(&self.models);
+            header(
+                &mut out,
+                "kubesage_model_requests_total",
+                "counter",
+                "Inference requests, by model, version and outcome.",
+            );
+            for ((model, version), st) in models.iter() {
+                let labels = format!("model=\"{}\",version=\"{version}\"", escape(model));
+                let _ = writeln!(out, "kubesage_model_requests_total{{{labels},outcome=\"success\"}} {}", st.success);
+                let _ = writeln!(out, "kubesage_model_requests_total{{{labels},outcome=\"failure\"}} {}", st.failure);
+            }
+            header(&mut out, "kubesage_model_rows_total", "counter", "Rows inferred, by model and version.");
+            for ((model, version), st) in models.iter() {
+                let _ = writeln!(
+                    out,
+                    "kubesage_model_rows_total{{model=\"{}\",version=\"{version}\"}} {}",
+                    escape(model),
+                    st.rows
+                );
+            }
+            header(
+                &mut out,
+                "kubesage_model_inference_duration_seconds",
+                "histogram",
+                "Time to decode, run and encode a successful inference request, by model and version.",
+            );
+            for ((model, version), st) in models.iter() {
+                st.latency.write(
+                    &mut out,
+                    "kubesage_model_inference_duration_seconds",
+                    &format!("model=\"{}\",version=\"{version}\"", escape(model)),
+                );
             }
         }
 

@@ -17,8 +17,10 @@ use crate::metrics::Metrics;
 /// The service's settings, with the defaults `kubesage serve` uses.
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
-    /// Largest request body accepted (413 above).
+    /// Largest request body accepted (413 above), model uploads aside.
     pub max_body_bytes: usize,
+    /// Largest model upload accepted (413 above).
+    pub max_model_bytes: usize,
     /// Requests taking longer are answered 503.
     pub request_timeout: Duration,
     /// `/v1` requests served at once; more are shed with 503 rather than queued.
@@ -45,6 +47,7 @@ impl Default for ServeSettings {
     fn default() -> Self {
         ServeSettings {
             max_body_bytes: 16 << 20,
+            max_model_bytes: 256 << 20,
             request_timeout: Duration::from_secs(30),
             max_concurrency: 64,
             cors_origins: Vec::new(),
@@ -125,6 +128,11 @@ struct Shared {
     analyzers: Vec<Box<dyn Analyzer>>,
     watch: Mutex<Option<WatchedCluster>>,
     explainer: RwLock<Arc<Explainer>>,
+    models: std::sync::OnceLock<Arc<kubesage_ml::model::repository::ModelRepository>>,
+    /// The repository's models have been loaded once (at start).
+    models_loaded: AtomicBool,
+    /// No cluster is watched or analysed (a model server): readiness is the models'.
+    models_only: AtomicBool,
 }
 
 /// The service's state, shared by every request.
@@ -170,6 +178,9 @@ impl AppState {
             analyzers: kubesage_k8s::analyze::all(),
             watch: Mutex::new(None),
             explainer: RwLock::new(Arc::new(Explainer::builtin())),
+            models: std::sync::OnceLock::new(),
+            models_loaded: AtomicBool::new(false),
+            models_only: AtomicBool::new(false),
         }))
     }
 
@@ -250,9 +261,49 @@ impl AppState {
         self.with_findings(|f| f.tracker.active().iter().filter(|t| keep(t)).cloned().collect())
     }
 
-    /// Whether the first analysis is done and the service is not shutting down.
+    /// Whether the service takes traffic: not shutting down, and the first analysis done
+    /// (with a cluster) or every model loaded (a model server without one).
     pub fn is_ready(&self) -> bool {
-        self.0.ready.load(Ordering::Acquire) && !self.0.shutting_down.load(Ordering::Acquire)
+        if self.0.shutting_down.load(Ordering::Acquire) {
+            return false;
+        }
+        if self.0.models_only.load(Ordering::Acquire) {
+            return self.models_ready();
+        }
+        self.0.ready.load(Ordering::Acquire)
+    }
+
+    /// Whether the model repository (if any) has loaded and serves every model it loaded:
+    /// a version that failed to load keeps a model server out of traffic.
+    pub fn models_ready(&self) -> bool {
+        if self.0.shutting_down.load(Ordering::Acquire) {
+            return false;
+        }
+        match self.0.models.get() {
+            None => true,
+            Some(m) => self.0.models_loaded.load(Ordering::Acquire) && m.all_ready(),
+        }
+    }
+
+    /// Records that the repository's models have been loaded at start (whatever the outcome:
+    /// a failed version shows in [`AppState::models_ready`]).
+    pub fn set_models_loaded(&self) {
+        self.0.models_loaded.store(true, Ordering::Release);
+    }
+
+    /// Attaches the model repository served under `/v2` (once; later calls are ignored).
+    pub fn set_models(&self, repository: Arc<kubesage_ml::model::repository::ModelRepository>) {
+        let _ = self.0.models.set(repository);
+    }
+
+    /// The model repository, when the service serves models.
+    pub fn models(&self) -> Option<&Arc<kubesage_ml::model::repository::ModelRepository>> {
+        self.0.models.get()
+    }
+
+    /// Serves without a cluster: readiness follows the models alone.
+    pub fn set_models_only(&self) {
+        self.0.models_only.store(true, Ordering::Release);
     }
 
     /// Marks the service as shutting down: `/readyz` fails so traffic drains away.

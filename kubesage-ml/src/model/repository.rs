@@ -176,14 +176,20 @@ impl ModelRepository {
     }
 
     /// Loads every model in the folder (all versions); returns each version's state. A
-    /// version that fails to load is listed unavailable with the error; the others serve.
+    /// version (or model) that fails to load is listed unavailable with the error; the
+    /// others serve.
     pub fn load_all(&self) -> Result<Vec<VersionStatus>> {
         let mut all = Vec::new();
         for name in self.names_on_disk()? {
             if self.versions_on_disk(&name)?.is_empty() {
                 continue;
             }
-            all.extend(self.load(&name)?);
+            match self.load(&name) {
+                Ok(states) => all.extend(states),
+                // Its versions are recorded as unavailable, with the reasons; go on.
+                Err(Error::ModelNotReady { .. }) => all.extend(self.versions(&name)?),
+                Err(e) => return Err(e),
+            }
         }
         Ok(all)
     }
@@ -471,6 +477,15 @@ mod tests {
 
         std::fs::remove_dir_all(dir.path().join("mixed/1")).expect("rm");
         assert!(matches!(repo.load("mixed"), Err(Error::ModelNotReady { .. })), "no version loads");
+
+        // At start, a model that does not load at all does not stop the others.
+        std::fs::create_dir_all(dir.path().join("good/1")).expect("mkdir");
+        std::fs::write(dir.path().join("good/1").join(MODEL_FILE), model_bytes(4.0)).expect("write");
+        let restarted = ModelRepository::open(dir.path()).expect("opens");
+        let all = restarted.load_all().expect("reads the folder");
+        let states: Vec<(&str, u64, ModelState)> = all.iter().map(|s| (s.name.as_str(), s.version, s.state)).collect();
+        assert_eq!(states, vec![("good", 1, ModelState::Ready), ("mixed", 2, ModelState::Unavailable)]);
+        assert_eq!(answer(&restarted, "good", None), (1, 4.0));
     }
 
     #[test]

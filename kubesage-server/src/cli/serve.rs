@@ -81,6 +81,14 @@ pub struct ServeArgs {
     /// (default: `$KUBESAGE_INDEX`, else the per-user index when it exists).
     #[arg(long, value_name = "PATH")]
     pub index: Option<PathBuf>,
+    /// Serve the models in this folder (`DIR/<name>/<version>/model.onnx`, created if
+    /// missing) over the Open Inference Protocol (KServe v2) under `/v2`. Without `--demo`,
+    /// `--snapshot`, `--kubeconfig` or `--context`, no cluster is watched: a model server.
+    #[arg(long, value_name = "DIR", env = "KUBESAGE_MODEL_REPOSITORY")]
+    pub model_repository: Option<PathBuf>,
+    /// Largest model upload, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    pub max_model_bytes: usize,
     /// Which language model explains findings (`/v1/findings/{id}/explanation`).
     #[command(flatten)]
     pub llm: crate::explainer::LlmArgs,
@@ -127,6 +135,7 @@ pub fn run(config_path: Option<&Path>, args: &ServeArgs, out: &mut dyn Write) ->
         alert_lookback: duration("--alert-lookback", &args.alert_lookback)?,
         alert_step: duration("--alert-step", &args.alert_step)?,
         max_body_bytes: args.max_body_bytes,
+        max_model_bytes: args.max_model_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
         max_concurrency: args.max_concurrency.max(1),
         cors_origins: args.cors_origins.clone(),
@@ -138,9 +147,20 @@ pub fn run(config_path: Option<&Path>, args: &ServeArgs, out: &mut dyn Write) ->
         tracing::info!(%endpoint, "findings are explained by a language model");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Error::Runtime)?;
+    let models = args
+        .model_repository
+        .as_deref()
+        .map(kubesage_ml::model::repository::ModelRepository::open)
+        .transpose()?
+        .map(std::sync::Arc::new);
+    let cluster_asked = args.demo || !args.snapshot.is_empty() || args.kubeconfig.is_some() || args.context.is_some();
     runtime.block_on(async {
         let live = !args.demo && args.snapshot.is_empty();
-        let state = if live {
+        let state = if models.is_some() && !cluster_asked {
+            let state = AppState::new(settings, tokens, "none (model server)");
+            state.set_models_only();
+            state
+        } else if live {
             let live_options = LiveOptions {
                 kubeconfig: args.kubeconfig.clone().or(config.kubeconfig.as_ref().map(PathBuf::from)),
                 context: args.context.clone().or(config.context.clone()),
@@ -169,6 +189,26 @@ pub fn run(config_path: Option<&Path>, args: &ServeArgs, out: &mut dyn Write) ->
             analyze_once(&state, &cluster, &options)?;
             state
         };
+
+        if let Some(repository) = models {
+            state.set_models(std::sync::Arc::clone(&repository));
+            let loading = state.clone();
+            tokio::task::spawn_blocking(move || {
+                match repository.load_all() {
+                    Ok(all) => {
+                        for s in &all {
+                            if s.state == kubesage_ml::model::repository::ModelState::Ready {
+                                tracing::info!(model = %s.name, version = s.version, "model loaded");
+                            } else {
+                                tracing::error!(model = %s.name, version = s.version, reason = %s.reason, "model not loaded");
+                            }
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %kubesage_core::error::display_chain(&e), "cannot read the model repository"),
+                }
+                loading.set_models_loaded();
+            });
+        }
 
         let listener = tokio::net::TcpListener::bind(addr)
             .await
