@@ -1,9 +1,14 @@
 //! ONNX-ML operators tract 0.23 lacks, or handles differently from scikit-learn, implemented
 //! here and registered with tract's ONNX loader ([`register`]).
 //!
-//! Each file holds one operator: its parser (attributes read and checked once, at load), its
-//! inference rules for tract's loader (an [`Expansion`]) and the typed operator that runs
-//! (`Op`, `EvalOp`, `TypedOp`). The shape of each follows what onnxruntime computes for the
+//! Each file holds one operator: its parser (attributes read and checked once, at load) and
+//! what it computes. The operators computed row by row on `[rows, features]` (the tree
+//! ensembles and the support vector machines) implement `rowwise::RowOperator` with their
+//! arithmetic only; one wrapper, `rowwise::Rowwise`, gives them tract's inference rules (an
+//! [`Expansion`]) and the typed operator that runs (`Op`, `EvalOp`, `TypedOp`). The others keep
+//! their own: `Scaler` and `ArrayFeatureExtractor` are wired as tract's own operators, `ZipMap`
+//! is a pass-through, `Imputer` and `LabelEncoder` map tensors of any shape element by element.
+//! The shape of each follows what onnxruntime computes for the
 //! same attributes, checked against scikit-learn by `kubesage-ml/tests/sklearn_parity.rs`;
 //! where onnxruntime keeps a quirk that scikit-learn does not have, the file says which one we
 //! follow. Arithmetic runs in `f64` and is stored as `f32`, the ONNX outputs' type.
@@ -15,6 +20,7 @@
 mod array_feature_extractor;
 mod imputer;
 mod label_encoder;
+mod rowwise;
 mod scaler;
 mod svm;
 mod svm_classifier;
@@ -203,42 +209,6 @@ impl ClassLabels {
             ClassLabels::Strings(v) => tensor1(&picks.iter().map(|&i| v[i].clone()).collect::<Vec<_>>()),
         }
     }
-}
-
-/// The rows of a 2-D numeric input as `f32` (the type the ONNX-ML operators compute on), with
-/// the row count and row length. Fails on another rank or a non-numeric type.
-pub(crate) fn rows_f32(input: &Tensor) -> TractResult<(Vec<f32>, usize, usize)> {
-    let (n, f) = match input.shape() {
-        [n, f] => (*n, *f),
-        [f] => (1, *f),
-        other => bail!("expected a [rows, features] input, got shape {other:?}"),
-    };
-    if !(input.datum_type().is_float() || input.datum_type().is_integer()) {
-        bail!("expected a numeric input, got {:?}", input.datum_type());
-    }
-    let cast = input.cast_to::<f32>()?;
-    let data = cast.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
-    Ok((data, n, f))
-}
-
-/// The output facts' leading dimension: the input's row count.
-pub(crate) fn rows_dim(input: &TypedFact) -> TractResult<TDim> {
-    match input.rank() {
-        2 => Ok(input.shape[0].clone()),
-        1 => Ok(1.into()),
-        r => bail!("expected a [rows, features] input, got rank {r}"),
-    }
-}
-
-/// Checks that a 2-D input fact has at least `needed` features when its width is known.
-pub(crate) fn check_features(input: &TypedFact, needed: usize, what: &str) -> TractResult<()> {
-    let width = &input.shape[input.rank().saturating_sub(1)];
-    if let Ok(w) = width.to_usize()
-        && w < needed
-    {
-        bail!("{what} reads {needed} features, the input has {w}");
-    }
-    Ok(())
 }
 
 /// Makes a `PartialEq` for an operator whose parameters sit in an `Arc`: two operators are

@@ -13,8 +13,9 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
+use super::rowwise::{Features, OutputSpec, RowOperator, Rowwise, columns, rows_of};
 use super::svm::{Kernel, multiclass_probability, sigmoid_probability};
-use super::{ClassLabels, PostTransform, check_features, class_labels, eq_by_arc, rows_dim, rows_f32};
+use super::{ClassLabels, PostTransform, class_labels};
 
 #[derive(Debug)]
 enum Mode {
@@ -24,8 +25,9 @@ enum Mode {
     OneVsOne { support: Vec<f32>, per_class: Vec<usize>, starts: Vec<usize>, coefficients: Vec<f64> },
 }
 
+/// A parsed `SVMClassifier`.
 #[derive(Debug)]
-struct Params {
+pub(crate) struct SvmClassifier {
     labels: ClassLabels,
     kernel: Kernel,
     mode: Mode,
@@ -37,7 +39,7 @@ struct Params {
     weights_all_positive: bool,
 }
 
-impl Params {
+impl SvmClassifier {
     fn classes(&self) -> usize {
         self.labels.len()
     }
@@ -61,14 +63,6 @@ impl Params {
         }
     }
 }
-
-/// A parsed `SVMClassifier`.
-#[derive(Clone, Debug)]
-pub(crate) struct SvmClassifier {
-    params: Arc<Params>,
-}
-
-eq_by_arc!(SvmClassifier, params);
 
 fn f64s(node: &NodeProto, name: &str) -> TractResult<Vec<f64>> {
     Ok(node.get_attr_opt_slice::<f32>(name)?.unwrap_or(&[]).iter().map(|&x| f64::from(x)).collect())
@@ -137,61 +131,19 @@ pub(crate) fn parse(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box
         }
         (Mode::Linear { coefficients: coefficients.to_vec() }, coefficients.len() / k)
     };
-    let params = Params { labels, kernel, mode, features, rho, prob_a, prob_b, post, weights_all_positive };
-    Ok((expand(SvmClassifier { params: Arc::new(params) }), vec![]))
-}
-
-impl Expansion for SvmClassifier {
-    fn name(&self) -> StaticName {
-        "SVMClassifier".into()
-    }
-
-    fn nboutputs(&self) -> TractResult<usize> {
-        Ok(2)
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 2)?;
-        s.equals(&inputs[0].rank, 2)?;
-        s.equals(&outputs[0].datum_type, self.params.labels.datum_type())?;
-        s.equals(&outputs[0].rank, 1)?;
-        s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
-        s.equals(&outputs[1].datum_type, DatumType::F32)?;
-        s.equals(&outputs[1].rank, 2)?;
-        s.equals(&outputs[1].shape[0], &inputs[0].shape[0])?;
-        s.equals(&outputs[1].shape[1], self.params.score_width().to_dim())?;
-        Ok(())
-    }
-
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        model.wire_node(prefix, self.clone(), inputs)
-    }
-}
-
-impl Op for SvmClassifier {
-    fn name(&self) -> StaticName {
-        "SVMClassifier".into()
-    }
-
-    op_as_typed_op!();
+    let op = SvmClassifier { labels, kernel, mode, features, rho, prob_a, prob_b, post, weights_all_positive };
+    Ok((Rowwise::expand(op), vec![]))
 }
 
 impl SvmClassifier {
     /// The label index and the scores of one row.
     fn row(&self, x: &[f32], kernels: &mut Vec<f64>, scores: &mut Vec<f64>) -> usize {
-        let p = &*self.params;
-        let k = p.classes();
+        let k = self.classes();
         scores.clear();
-        match &p.mode {
+        match &self.mode {
             Mode::Linear { coefficients } => {
-                for c in coefficients.chunks_exact(p.features) {
-                    scores.push(p.kernel.apply(x, c) + p.rho[0]);
+                for c in coefficients.chunks_exact(self.features) {
+                    scores.push(self.kernel.apply(x, c) + self.rho[0]);
                 }
                 let mut best = 0;
                 for (i, &s) in scores.iter().enumerate() {
@@ -201,19 +153,20 @@ impl SvmClassifier {
                 }
                 // onnxruntime's binary rule for the linear layout.
                 let max = scores[best];
-                let label =
-                    if k == 2 && ((p.weights_all_positive && max >= 0.5) || (!p.weights_all_positive && max > 0.0)) {
-                        1
-                    } else {
-                        best
-                    };
-                p.post.apply(scores);
+                let label = if k == 2
+                    && ((self.weights_all_positive && max >= 0.5) || (!self.weights_all_positive && max > 0.0))
+                {
+                    1
+                } else {
+                    best
+                };
+                self.post.apply(scores);
                 label
             }
             Mode::OneVsOne { support, per_class, starts, coefficients } => {
-                let vectors = support.len() / p.features;
+                let vectors = support.len() / self.features;
                 kernels.clear();
-                kernels.extend(support.chunks_exact(p.features).map(|sv| p.kernel.apply(x, sv)));
+                kernels.extend(support.chunks_exact(self.features).map(|sv| self.kernel.apply(x, sv)));
                 let mut votes = vec![0usize; k];
                 let mut pair = 0;
                 for i in 0..k {
@@ -226,7 +179,7 @@ impl SvmClassifier {
                         for m in 0..per_class[j] {
                             d += coefficients[i * vectors + sj + m] * kernels[sj + m];
                         }
-                        d += p.rho[pair];
+                        d += self.rho[pair];
                         votes[if d > 0.0 { i } else { j }] += 1;
                         scores.push(d);
                         pair += 1;
@@ -238,12 +191,12 @@ impl SvmClassifier {
                         label = c;
                     }
                 }
-                if p.has_probabilities() {
+                if self.has_probabilities() {
                     let mut r = vec![0f64; k * k];
                     let mut pair = 0;
                     for i in 0..k {
                         for j in i + 1..k {
-                            let v = sigmoid_probability(scores[pair], p.prob_a[pair], p.prob_b[pair])
+                            let v = sigmoid_probability(scores[pair], self.prob_a[pair], self.prob_b[pair])
                                 .clamp(1e-7, 1.0 - 1e-7);
                             r[i * k + j] = v;
                             r[j * k + i] = 1.0 - v;
@@ -255,46 +208,34 @@ impl SvmClassifier {
                     let d = scores[0];
                     *scores = vec![-d, d];
                 }
-                p.post.apply(scores);
+                self.post.apply(scores);
                 label
             }
         }
     }
 }
 
-impl EvalOp for SvmClassifier {
-    op_out_of_plan!();
+impl RowOperator for SvmClassifier {
+    const NAME: &'static str = "SVMClassifier";
+    const READER: &'static str = "the support vector machine";
 
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
-        let (x, rows, width) = rows_f32(&input)?;
-        let p = &*self.params;
-        if width != p.features {
-            bail!("the model has {} features, the input {width}", p.features);
-        }
-        let w = p.score_width();
+    fn features(&self) -> Features {
+        Features::Exactly(self.features)
+    }
+
+    fn outputs(&self) -> TVec<OutputSpec> {
+        tvec!(OutputSpec::PerRow(self.labels.datum_type()), OutputSpec::Columns(DatumType::F32, self.score_width()))
+    }
+
+    fn eval(&self, x: &[f32], rows: usize, width: usize) -> TractResult<TVec<Tensor>> {
+        let w = self.score_width();
         let mut picks = Vec::with_capacity(rows);
         let mut out = Vec::with_capacity(rows * w);
         let (mut kernels, mut scores) = (Vec::new(), Vec::new());
-        for r in 0..rows {
-            picks.push(self.row(&x[r * width..(r + 1) * width], &mut kernels, &mut scores));
+        for row in rows_of(x, rows, width) {
+            picks.push(self.row(row, &mut kernels, &mut scores));
             out.extend(scores.iter().map(|&s| s as f32));
         }
-        let labels = p.labels.pick(&picks);
-        let scores = tract_ndarray::Array2::from_shape_vec((rows, w), out)?.into_tensor();
-        Ok(tvec!(labels.into_tvalue(), scores.into_tvalue()))
+        Ok(tvec!(self.labels.pick(&picks), columns(out, rows, w)?))
     }
-}
-
-impl TypedOp for SvmClassifier {
-    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        check_features(inputs[0], self.params.features, "the support vector machine")?;
-        let rows = rows_dim(inputs[0])?;
-        Ok(tvec!(
-            self.params.labels.datum_type().fact([rows.clone()]),
-            f32::fact([rows, self.params.score_width().to_dim()])
-        ))
-    }
-
-    as_op!();
 }

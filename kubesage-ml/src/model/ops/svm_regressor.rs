@@ -6,11 +6,13 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
+use super::PostTransform;
+use super::rowwise::{Features, OutputSpec, RowOperator, Rowwise, columns, rows_of};
 use super::svm::Kernel;
-use super::{PostTransform, check_features, eq_by_arc, rows_dim, rows_f32};
 
+/// A parsed `SVMRegressor`.
 #[derive(Debug)]
-struct Params {
+pub(crate) struct SvmRegressor {
     kernel: Kernel,
     /// `[n_supports, features]`; empty in the linear layout.
     support: Vec<f32>,
@@ -20,14 +22,6 @@ struct Params {
     one_class: bool,
     post: PostTransform,
 }
-
-/// A parsed `SVMRegressor`.
-#[derive(Clone, Debug)]
-pub(crate) struct SvmRegressor {
-    params: Arc<Params>,
-}
-
-eq_by_arc!(SvmRegressor, params);
 
 pub(crate) fn parse(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let mut kernel = Kernel::parse(node)?;
@@ -55,83 +49,41 @@ pub(crate) fn parse(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box
     let one_class = node.get_attr_opt::<i64>("one_class")?.unwrap_or(0) != 0;
     let post = PostTransform::parse(node)?;
     let support = if n_supports > 0 { support } else { Vec::new() };
-    let params = Params { kernel, support, coefficients, features, rho, one_class, post };
-    Ok((expand(SvmRegressor { params: Arc::new(params) }), vec![]))
+    let op = SvmRegressor { kernel, support, coefficients, features, rho, one_class, post };
+    Ok((Rowwise::expand(op), vec![]))
 }
 
-impl Expansion for SvmRegressor {
-    fn name(&self) -> StaticName {
-        "SVMRegressor".into()
+impl RowOperator for SvmRegressor {
+    const NAME: &'static str = "SVMRegressor";
+    const READER: &'static str = "the support vector machine";
+
+    fn features(&self) -> Features {
+        Features::Exactly(self.features)
     }
 
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].rank, 2)?;
-        s.equals(&outputs[0].datum_type, DatumType::F32)?;
-        s.equals(&outputs[0].rank, 2)?;
-        s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
-        s.equals(&outputs[0].shape[1], 1.to_dim())?;
-        Ok(())
+    fn outputs(&self) -> TVec<OutputSpec> {
+        tvec!(OutputSpec::Columns(DatumType::F32, 1))
     }
 
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        model.wire_node(prefix, self.clone(), inputs)
-    }
-}
-
-impl Op for SvmRegressor {
-    fn name(&self) -> StaticName {
-        "SVMRegressor".into()
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for SvmRegressor {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
-        let (x, rows, width) = rows_f32(&input)?;
-        let p = &*self.params;
-        if width != p.features {
-            bail!("the model has {} features, the input {width}", p.features);
-        }
+    fn eval(&self, x: &[f32], rows: usize, width: usize) -> TractResult<TVec<Tensor>> {
         let mut out = Vec::with_capacity(rows);
-        for r in 0..rows {
-            let row = &x[r * width..(r + 1) * width];
-            let mut v = if p.support.is_empty() {
-                p.kernel.apply(row, &p.coefficients)
+        for row in rows_of(x, rows, width) {
+            let mut v = if self.support.is_empty() {
+                self.kernel.apply(row, &self.coefficients)
             } else {
-                p.support
-                    .chunks_exact(p.features)
-                    .zip(&p.coefficients)
-                    .map(|(sv, &c)| f64::from(c) * p.kernel.apply(row, sv))
+                self.support
+                    .chunks_exact(self.features)
+                    .zip(&self.coefficients)
+                    .map(|(sv, &c)| f64::from(c) * self.kernel.apply(row, sv))
                     .sum()
-            } + p.rho;
-            if p.one_class {
+            } + self.rho;
+            if self.one_class {
                 v = if v > 0.0 { 1.0 } else { -1.0 };
             }
             let mut one = [v];
-            p.post.apply(&mut one);
+            self.post.apply(&mut one);
             out.push(one[0] as f32);
         }
-        let out = tract_ndarray::Array2::from_shape_vec((rows, 1), out)?.into_tensor();
-        Ok(tvec!(out.into_tvalue()))
+        Ok(tvec!(columns(out, rows, 1)?))
     }
-}
-
-impl TypedOp for SvmRegressor {
-    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        check_features(inputs[0], self.params.features, "the support vector machine")?;
-        Ok(tvec!(f32::fact([rows_dim(inputs[0])?, 1.to_dim()])))
-    }
-
-    as_op!();
 }
