@@ -92,6 +92,17 @@ pub enum Error {
     /// allows. The message says which, and from where.
     #[error("{0}")]
     PrometheusResponse(String),
+    /// Usage history that resource recommendations cannot use: a malformed usage file (with
+    /// the line), a value that is not a non-negative number, or no samples at all.
+    #[error("{origin}{}: {reason}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    UsageHistory {
+        /// Where it came from (a path, `prometheus`).
+        origin: String,
+        /// The 1-based line of a file, when the problem is on one line.
+        line: Option<usize>,
+        /// What is wrong.
+        reason: String,
+    },
     /// An error from the core (selectors, analyzer names).
     #[error(transparent)]
     Core(#[from] kubesage_core::Error),
