@@ -138,7 +138,7 @@ def classifier_checks(model, onx, x_test, zipmap: bool) -> list[dict]:
     return checks
 
 
-def svc_checks(model, onx, x_test) -> list[dict]:
+def svc_checks(model, onx, x_test, zipmap: bool | None) -> list[dict]:
     label, scores = output_names(onx)[:2]
     checks = [{"output": label, "kind": "labels", "expected": [int(v) for v in model.predict(x_test)]}]
     if model.get_params()["probability"] is True:
@@ -151,12 +151,12 @@ def svc_checks(model, onx, x_test) -> list[dict]:
     return checks
 
 
-def regressor_checks(model, onx, x_test) -> list[dict]:
+def regressor_checks(model, onx, x_test, zipmap: bool | None) -> list[dict]:
     values = model.predict(x_test).reshape(len(x_test), -1)
     return [{"output": output_names(onx)[0], "kind": "values", "expected": values.tolist()}]
 
 
-def isolation_checks(model, onx, x_test) -> list[dict]:
+def isolation_checks(model, onx, x_test, zipmap: bool | None) -> list[dict]:
     label, scores = output_names(onx)[:2]
     return [
         {"output": label, "kind": "labels", "expected": [int(v) for v in model.predict(x_test)]},
@@ -164,107 +164,134 @@ def isolation_checks(model, onx, x_test) -> list[dict]:
     ]
 
 
-def cases():
-    """(name, model, (x, y), checks builder, zipmap) for every fixture."""
+def datasets() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The training and held-out data the cases name, by name."""
     binary = classification(2, 0)
-    multi = classification(3, 1)
     reg = regression(2)
-    binary_nan = (with_missing(binary[0], 3), binary[1])
-    reg_nan = (with_missing(reg[0], 4), reg[1])
+    return {
+        "binary": binary,
+        "multi": classification(3, 1),
+        "reg": reg,
+        "binary_nan": (with_missing(binary[0], 3), binary[1]),
+        "reg_nan": (with_missing(reg[0], 4), reg[1]),
+    }
 
-    clf = classifier_checks
-    yield "logreg_binary", LogisticRegression(max_iter=1000), binary, clf, False
-    yield "logreg_binary_zipmap", LogisticRegression(max_iter=1000), binary, clf, True
-    yield "logreg_multiclass", LogisticRegression(max_iter=1000), multi, clf, False
-    yield "logreg_multiclass_zipmap", LogisticRegression(max_iter=1000), multi, clf, True
-    yield "scaler_logreg", make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)), multi, clf, False
-    yield (
+
+# The models, each built afresh for every case that uses it.
+def logreg():
+    return LogisticRegression(max_iter=1000)
+
+
+def decision_tree():
+    return DecisionTreeClassifier(max_depth=5, random_state=0)
+
+
+def random_forest():
+    return RandomForestClassifier(n_estimators=20, max_depth=6, random_state=0)
+
+
+def gradient_boosting():
+    return GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0)
+
+
+# How each kind of model is checked, and whether it is exported with ZipMap's option
+# (classifiers: `zipmap=False` unless the case wants the default ZipMap output).
+CLASSIFIER, SVM, REGRESSOR, OUTLIERS = "classifier", "svm", "regressor", "outliers"
+CHECKS = {
+    CLASSIFIER: classifier_checks,
+    SVM: svc_checks,
+    REGRESSOR: regressor_checks,
+    OUTLIERS: isolation_checks,
+}
+
+# (name, model factory, data set, kind, ZipMap output) for every fixture, in manifest order.
+CASES = [
+    ("logreg_binary", logreg, "binary", CLASSIFIER, False),
+    ("logreg_binary_zipmap", logreg, "binary", CLASSIFIER, True),
+    ("logreg_multiclass", logreg, "multi", CLASSIFIER, False),
+    ("logreg_multiclass_zipmap", logreg, "multi", CLASSIFIER, True),
+    ("scaler_logreg", lambda: make_pipeline(StandardScaler(), logreg()), "multi", CLASSIFIER, False),
+    (
         "imputer_scaler_logreg",
-        make_pipeline(SimpleImputer(strategy="mean"), StandardScaler(), LogisticRegression(max_iter=1000)),
-        binary_nan,
-        clf,
+        lambda: make_pipeline(SimpleImputer(strategy="mean"), StandardScaler(), logreg()),
+        "binary_nan",
+        CLASSIFIER,
         False,
-    )
-    yield (
+    ),
+    (
         "imputer_median_linreg",
-        make_pipeline(SimpleImputer(strategy="median"), LinearRegression()),
-        reg_nan,
-        regressor_checks,
-        None,
-    )
-    yield "tree_classifier_binary", DecisionTreeClassifier(max_depth=5, random_state=0), binary, clf, False
-    yield "tree_classifier_multiclass", DecisionTreeClassifier(max_depth=5, random_state=0), multi, clf, False
-    yield "tree_regressor", DecisionTreeRegressor(max_depth=6, random_state=0), reg, regressor_checks, None
-    yield (
-        "forest_classifier_binary",
-        RandomForestClassifier(n_estimators=20, max_depth=6, random_state=0),
-        binary,
-        clf,
+        lambda: make_pipeline(SimpleImputer(strategy="median"), LinearRegression()),
+        "reg_nan",
+        REGRESSOR,
         False,
-    )
-    yield (
-        "forest_classifier_multiclass",
-        RandomForestClassifier(n_estimators=20, max_depth=6, random_state=0),
-        multi,
-        clf,
-        False,
-    )
-    yield (
-        "forest_classifier_multiclass_zipmap",
-        RandomForestClassifier(n_estimators=20, max_depth=6, random_state=0),
-        multi,
-        clf,
-        True,
-    )
-    yield (
+    ),
+    ("tree_classifier_binary", decision_tree, "binary", CLASSIFIER, False),
+    ("tree_classifier_multiclass", decision_tree, "multi", CLASSIFIER, False),
+    ("tree_regressor", lambda: DecisionTreeRegressor(max_depth=6, random_state=0), "reg", REGRESSOR, False),
+    ("forest_classifier_binary", random_forest, "binary", CLASSIFIER, False),
+    ("forest_classifier_multiclass", random_forest, "multi", CLASSIFIER, False),
+    ("forest_classifier_multiclass_zipmap", random_forest, "multi", CLASSIFIER, True),
+    (
         "forest_regressor",
-        RandomForestRegressor(n_estimators=20, max_depth=6, random_state=0),
-        reg,
-        regressor_checks,
-        None,
-    )
-    yield (
-        "gradient_boosting_binary",
-        GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0),
-        binary,
-        clf,
+        lambda: RandomForestRegressor(n_estimators=20, max_depth=6, random_state=0),
+        "reg",
+        REGRESSOR,
         False,
-    )
-    yield (
-        "gradient_boosting_binary_zipmap",
-        GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0),
-        binary,
-        clf,
-        True,
-    )
-    yield (
-        "gradient_boosting_multiclass",
-        GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0),
-        multi,
-        clf,
-        False,
-    )
-    yield (
+    ),
+    ("gradient_boosting_binary", gradient_boosting, "binary", CLASSIFIER, False),
+    ("gradient_boosting_binary_zipmap", gradient_boosting, "binary", CLASSIFIER, True),
+    ("gradient_boosting_multiclass", gradient_boosting, "multi", CLASSIFIER, False),
+    (
         "gradient_boosting_regressor",
-        GradientBoostingRegressor(n_estimators=50, max_depth=3, random_state=0),
-        reg,
-        regressor_checks,
-        None,
-    )
-    yield "linear_regression", LinearRegression(), reg, regressor_checks, None
-    yield "svc_binary", SVC(probability=True, random_state=0), binary, svc_checks, False
-    yield "svc_multiclass", SVC(probability=True, random_state=0), multi, svc_checks, False
-    yield "svc_linear_scores", SVC(kernel="linear", random_state=0), multi, svc_checks, False
-    yield "svr", make_pipeline(StandardScaler(), SVR(C=10.0)), reg, regressor_checks, None
-    yield "knn_classifier", KNeighborsClassifier(n_neighbors=5), multi, clf, False
-    yield "knn_regressor", KNeighborsRegressor(n_neighbors=5), reg, regressor_checks, None
-    yield (
-        "isolation_forest",
-        IsolationForest(n_estimators=20, random_state=0),
-        binary,
-        isolation_checks,
-        None,
-    )
+        lambda: GradientBoostingRegressor(n_estimators=50, max_depth=3, random_state=0),
+        "reg",
+        REGRESSOR,
+        False,
+    ),
+    ("linear_regression", LinearRegression, "reg", REGRESSOR, False),
+    ("svc_binary", lambda: SVC(probability=True, random_state=0), "binary", SVM, False),
+    ("svc_multiclass", lambda: SVC(probability=True, random_state=0), "multi", SVM, False),
+    ("svc_linear_scores", lambda: SVC(kernel="linear", random_state=0), "multi", SVM, False),
+    ("svr", lambda: make_pipeline(StandardScaler(), SVR(C=10.0)), "reg", REGRESSOR, False),
+    ("knn_classifier", lambda: KNeighborsClassifier(n_neighbors=5), "multi", CLASSIFIER, False),
+    ("knn_regressor", lambda: KNeighborsRegressor(n_neighbors=5), "reg", REGRESSOR, False),
+    ("isolation_forest", lambda: IsolationForest(n_estimators=20, random_state=0), "binary", OUTLIERS, False),
+]
+
+
+def model_name(model) -> str:
+    if hasattr(model, "steps"):
+        return " + ".join(type(s).__name__ for _, s in model.steps)
+    return type(model).__name__
+
+
+def write_case(out: Path, name: str, model, data: tuple[np.ndarray, np.ndarray], kind: str, zipmap: bool) -> dict:
+    """Trains, exports and checks one case into ``out/name``; returns its manifest entry."""
+    x, y = data
+    x_train, y_train = x[:N_TRAIN], y[:N_TRAIN]
+    x_test = x[N_TRAIN:]
+    if kind == OUTLIERS:
+        model.fit(x_train)
+    else:
+        model.fit(x_train, y_train)
+    # Classifiers say whether they keep ZipMap; other models have no such option.
+    classifies = kind in (CLASSIFIER, SVM)
+    onx = export(model, x_train, zipmap if classifies else None)
+    built = CHECKS[kind](model, onx, x_test, zipmap if kind == CLASSIFIER else None)
+    case_dir = out / name
+    case_dir.mkdir()
+    (case_dir / "model.onnx").write_bytes(onx.SerializeToString())
+    expected = {
+        "case": name,
+        "model": model_name(model),
+        "input": onx.graph.input[0].name,
+        "rows": rows_json(x_test),
+        "checks": built,
+    }
+    (case_dir / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
+    ops = sorted({f"{n.domain or 'ai.onnx'}:{n.op_type}" for n in onx.graph.node})
+    print(f"{name}: {', '.join(ops)}")
+    return {"name": name, "ops": ops}
 
 
 def main() -> int:
@@ -288,31 +315,9 @@ def main() -> int:
         "opset": OPSET,
         "cases": [],
     }
-    for name, model, (x, y), checks, zipmap in cases():
-        x_train, y_train = x[:N_TRAIN], y[:N_TRAIN]
-        x_test = x[N_TRAIN:]
-        if isinstance(model, IsolationForest):
-            model.fit(x_train)
-        else:
-            model.fit(x_train, y_train)
-        onx = export(model, x_train, zipmap)
-        built = checks(model, onx, x_test, zipmap) if checks is classifier_checks else checks(model, onx, x_test)
-        case_dir = out / name
-        case_dir.mkdir()
-        (case_dir / "model.onnx").write_bytes(onx.SerializeToString())
-        expected = {
-            "case": name,
-            "model": type(model).__name__ if not hasattr(model, "steps") else " + ".join(
-                type(s).__name__ for _, s in model.steps
-            ),
-            "input": onx.graph.input[0].name,
-            "rows": rows_json(x_test),
-            "checks": built,
-        }
-        (case_dir / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
-        ops = sorted({f"{n.domain or 'ai.onnx'}:{n.op_type}" for n in onx.graph.node})
-        manifest["cases"].append({"name": name, "ops": ops})
-        print(f"{name}: {', '.join(ops)}")
+    data = datasets()
+    for name, make, data_set, kind, zipmap in CASES:
+        manifest["cases"].append(write_case(out, name, make(), data[data_set], kind, zipmap))
 
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
