@@ -132,7 +132,7 @@ fn the_table_is_aligned_and_shows_both_methods() {
     assert_eq!(web_simple[cpu_at..].split_whitespace().next(), Some("250m"));
     let history = kubesage_core::time::human_duration(3 * DAY - STEP);
     assert!(web_simple.contains("Deployment/web") && web_simple.contains(&format!(" {history} ")), "{web_simple}");
-    assert!(text.contains("guessed from pod names"));
+    assert!(text.contains("guessed from pod names") && text.contains("Deployment/web, StatefulSet/db"), "{text}");
 
     let only =
         stdout(&kubesage(&["plan", "resources", "--usage", csv.to_str().expect("utf-8"), "--strategy", "simple"]));

@@ -290,8 +290,13 @@ fn table(plan: &ResourcesPlan) -> String {
         text.push_str(line.join("  ").trim_end());
         text.push('\n');
     }
-    if plan.workloads.iter().any(|w| w.grouped_by == "pod-name") {
-        notes.push("workloads without a cluster (--demo, --snapshot, --live) are guessed from pod names".into());
+    let guessed: Vec<String> =
+        plan.workloads.iter().filter(|w| w.grouped_by == "pod-name").map(workload_name).collect();
+    if !guessed.is_empty() {
+        notes.push(format!(
+            "guessed from pod names (no cluster given, or its pods are not in it): {}",
+            guessed.join(", ")
+        ));
     }
     for n in notes {
         text.push_str(&format!("note: {n}\n"));
