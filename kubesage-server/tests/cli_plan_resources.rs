@@ -36,6 +36,7 @@ fn ceil_to(value: f64, unit: f64) -> u64 {
 ///   except one 300 MiB reading in the first pod on the second day; container `sidecar` at
 ///   1 millicore and 20 MB.
 /// - `db-0` (a StatefulSet's pod): `postgres` cycling 1..=100 millicores, 1 GiB.
+///
 /// Plus one row with a NaN CPU value and an empty memory value.
 fn usage_csv(dir: &Path) -> PathBuf {
     let mut s = String::from("namespace,pod,container,timestamp,cpu_cores,memory_bytes\n");

@@ -129,7 +129,7 @@ impl DecayingHistogram {
     /// Adds `value` with `weight` (>= 0), taken at `time` (Unix seconds). A NaN value or a
     /// weight that is not a non-negative number is ignored: callers filter those first.
     pub fn add(&mut self, value: f64, weight: f64, time: i64) {
-        if value.is_nan() || !(weight >= 0.0) || !weight.is_finite() {
+        if value.is_nan() || !weight.is_finite() || weight < 0.0 {
             return;
         }
         let w = weight * self.decay_factor(time);
@@ -141,7 +141,7 @@ impl DecayingHistogram {
     /// Removes a sample added before with the same value, weight and time; a bucket never
     /// goes below zero.
     pub fn subtract(&mut self, value: f64, weight: f64, time: i64) {
-        if value.is_nan() || !(weight >= 0.0) || !weight.is_finite() {
+        if value.is_nan() || !weight.is_finite() || weight < 0.0 {
             return;
         }
         let w = weight * self.decay_factor(time);

@@ -481,7 +481,7 @@ impl WorkloadPlan {
                     .then(|| PatchContainer { name: c.container.clone(), resources })
             })
             .collect();
-        (!containers.is_empty()).then(|| WorkloadPatch {
+        (!containers.is_empty()).then_some(WorkloadPatch {
             spec: PatchSpec { template: PatchTemplate { spec: PatchPodSpec { containers } } },
         })
     }

@@ -57,7 +57,7 @@ pub fn parse_quantity(text: &str) -> Option<f64> {
 /// assert_eq!(format_cpu(2000), "2");
 /// ```
 pub fn format_cpu(millicores: u64) -> String {
-    if millicores % 1000 == 0 { (millicores / 1000).to_string() } else { format!("{millicores}m") }
+    if millicores.is_multiple_of(1000) { (millicores / 1000).to_string() } else { format!("{millicores}m") }
 }
 
 /// Memory in bytes as Kubernetes writes it, with the largest suffix that divides it
@@ -84,7 +84,7 @@ pub fn format_memory(bytes: u64) -> String {
         (1_000, "k"),
     ];
     for (unit, suffix) in UNITS {
-        if bytes % unit == 0 {
+        if bytes.is_multiple_of(unit) {
             return format!("{}{suffix}", bytes / unit);
         }
     }

@@ -68,6 +68,18 @@ pub struct ResourcesArgs {
     /// Output format; patches use the VPA targets unless --strategy simple.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     pub output: ResourcesOutput,
+    // Boxed so that the command enums stay small.
+    /// Where pods' owners and current requests come from, if anywhere.
+    #[command(flatten)]
+    pub cluster: Box<ClusterArgs>,
+    /// Seconds to wait for Prometheus or the API server.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+}
+
+/// The cluster `plan resources` groups pods by and reads current requests from.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
     /// Group pods and read current requests from the demo cluster.
     #[arg(long, conflicts_with_all = ["snapshot", "live"])]
     pub demo: bool,
@@ -83,9 +95,6 @@ pub struct ResourcesArgs {
     /// Kubeconfig context for --live.
     #[arg(long, value_name = "NAME", requires = "live")]
     pub context: Option<String>,
-    /// Seconds to wait for Prometheus or the API server.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
-    pub timeout: u64,
 }
 
 /// Runs `plan resources`.
@@ -184,14 +193,15 @@ async fn read_prometheus(args: &ResourcesArgs, url: &str) -> Result<UsageHistory
 }
 
 async fn load_cluster(args: &ResourcesArgs) -> Result<Option<ClusterWorkloads>> {
-    let choice = if args.demo {
+    let cluster = &args.cluster;
+    let choice = if cluster.demo {
         SourceChoice::Demo
-    } else if !args.snapshot.is_empty() {
-        SourceChoice::Snapshot(args.snapshot.clone())
-    } else if args.live {
+    } else if !cluster.snapshot.is_empty() {
+        SourceChoice::Snapshot(cluster.snapshot.clone())
+    } else if cluster.live {
         SourceChoice::Live(kubesage_k8s::LiveOptions {
-            kubeconfig: args.kubeconfig.clone(),
-            context: args.context.clone(),
+            kubeconfig: cluster.kubeconfig.clone(),
+            context: cluster.context.clone(),
             timeout: Duration::from_secs(args.timeout),
             ..Default::default()
         })
