@@ -109,6 +109,15 @@ impl DecayingHistogram {
         &self.scheme
     }
 
+    /// Sets the time weights are relative to, before any sample is added (the earliest
+    /// sample's, so that no weight starts below 1 and none is mistaken for empty); ignored
+    /// once the histogram holds samples.
+    pub fn set_reference(&mut self, time: i64) {
+        if self.total == 0.0 {
+            self.reference = Some(time);
+        }
+    }
+
     /// The factor a sample taken at `time` is weighted by, relative to the current
     /// reference time (`1` at the reference, `2` one half-life later).
     pub fn decay_factor(&mut self, time: i64) -> f64 {

@@ -259,6 +259,7 @@ fn plan_container(
 
     let vpa = options.strategy.vpa().then(|| {
         let mut state = vpa::AggregateState::new(options.vpa);
+        state.set_reference(first);
         for (_, s) in instances {
             state.add_cpu(&s.cpu);
             state.add_memory(&s.memory);

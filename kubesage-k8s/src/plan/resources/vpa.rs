@@ -120,6 +120,13 @@ impl AggregateState {
         }
     }
 
+    /// Dates the histograms' reference at `time`, the earliest sample of any instance, so
+    /// that the order instances are added in does not matter.
+    pub fn set_reference(&mut self, time: i64) {
+        self.cpu.set_reference(time);
+        self.memory.set_reference(time);
+    }
+
     /// Adds one container instance's CPU samples (cores), in time order.
     pub fn add_cpu(&mut self, samples: &[(i64, f64)]) {
         for &(t, cores) in samples {
@@ -281,6 +288,25 @@ mod tests {
         assert_eq!(state.cpu_estimate(1).map(|e| e.target), Some(0.025));
         assert_eq!(state.cpu_estimate(2).map(|e| e.target), Some(0.0125));
         assert_eq!(state.memory_estimate(2).map(|e| e.target), Some(125.0 * 1024.0 * 1024.0));
+    }
+
+    #[test]
+    fn the_order_of_instances_does_not_matter() {
+        // A pod gone for three weeks and a current one: the old pod's samples weigh 2^-21 of
+        // the new one's, small but not nothing, whichever is added first.
+        let old = constant(0.1, 1, MINUTE);
+        let new: Vec<(i64, f64)> = constant(1.0, 1, MINUTE).into_iter().map(|(t, v)| (t + 21 * DAY, v)).collect();
+        let lowest = |first: &[(i64, f64)], second: &[(i64, f64)]| {
+            let mut state = AggregateState::new(VpaSettings::default());
+            state.set_reference(0);
+            state.add_cpu(first);
+            state.add_cpu(second);
+            state.cpu.percentile(0.0)
+        };
+        let buckets = cpu_buckets();
+        let expected = Some(buckets.start(buckets.bucket_of(0.1) + 1));
+        assert_eq!(lowest(&new, &old), expected);
+        assert_eq!(lowest(&old, &new), expected);
     }
 
     #[test]
