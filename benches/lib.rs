@@ -362,3 +362,254 @@ pub fn run_python_peer(script: &str, args: &[&std::ffi::OsStr]) -> Result<serde_
     let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
     serde_json::from_str(last).map_err(|e| format!("{} printed no JSON result line ({e}): {last}", script.display()))
 }
+
+/// A closed-loop HTTP/1.1 load generator (hyper) for the service benches: each connection is
+/// kept alive and sends one request, reads the whole answer, and sends the next. Used by
+/// `serve_load` (the cluster service) and `model_serve` (model serving against FastAPI).
+pub mod http_load {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Bytes;
+    use hyper::client::conn::http1::SendRequest;
+    use hyper::header::{CONNECTION, CONTENT_TYPE, HOST};
+    use hyper::{Method, Request};
+    use hyper_util::rt::TokioIo;
+    use tokio::net::TcpStream;
+
+    /// Any failure of an exchange.
+    pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+    /// One kind of request, sent over and over.
+    #[derive(Debug, Clone)]
+    pub struct Target {
+        /// The method.
+        pub method: Method,
+        /// Path and query.
+        pub path: String,
+        /// The body, sent as `application/json` when not empty.
+        pub body: Bytes,
+    }
+
+    impl Target {
+        /// `GET path`.
+        pub fn get(path: &str) -> Target {
+            Target { method: Method::GET, path: path.to_owned(), body: Bytes::new() }
+        }
+
+        /// `POST path` with a JSON body.
+        pub fn post_json(path: &str, body: impl Into<Bytes>) -> Target {
+            Target { method: Method::POST, path: path.to_owned(), body: body.into() }
+        }
+
+        /// `METHOD path`.
+        pub fn label(&self) -> String {
+            format!("{} {}", self.method, self.path)
+        }
+    }
+
+    /// A finished exchange: the status, the body, and whether the server closes the connection.
+    #[derive(Debug)]
+    pub struct Answer {
+        /// The status code.
+        pub status: u16,
+        /// The whole body.
+        pub body: Bytes,
+        /// The answer said `Connection: close`.
+        pub close: bool,
+    }
+
+    /// Opens a connection to `addr` (`HOST:PORT`), with Nagle's algorithm off.
+    pub async fn connect(addr: &str) -> Result<SendRequest<Full<Bytes>>, BoxError> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(sender)
+    }
+
+    /// Sends `target` over `sender` and reads the whole answer.
+    pub async fn send(sender: &mut SendRequest<Full<Bytes>>, addr: &str, target: &Target) -> Result<Answer, BoxError> {
+        let mut request = Request::builder().method(target.method.clone()).uri(target.path.as_str()).header(HOST, addr);
+        if !target.body.is_empty() {
+            request = request.header(CONTENT_TYPE, "application/json");
+        }
+        let response = sender.send_request(request.body(Full::new(target.body.clone()))?).await?;
+        let status = response.status().as_u16();
+        let close = response.headers().get(CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok(Answer { status, body, close })
+    }
+
+    /// One request on a fresh connection.
+    pub async fn once(addr: &str, target: &Target) -> Result<Answer, BoxError> {
+        let mut sender = connect(addr).await?;
+        send(&mut sender, addr, target).await
+    }
+
+    /// An error and its causes, `: `-separated.
+    pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+        let mut text = e.to_string();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+
+    /// What one connection (or all of them, merged) saw within the measured window.
+    #[derive(Debug, Default)]
+    pub struct Tally {
+        /// Latencies in µs by status code.
+        pub latencies: BTreeMap<u16, Vec<u32>>,
+        /// Requests that failed without an answer (reset, timeout).
+        pub errors: u64,
+        /// What those failures were, by message.
+        pub error_kinds: BTreeMap<String, u64>,
+        /// Connections opened again after the server closed one.
+        pub reconnects: u64,
+        /// The largest answer's body, in bytes.
+        pub body_bytes: usize,
+    }
+
+    impl Tally {
+        /// Adds `other`'s counts and latencies to these.
+        pub fn merge(&mut self, other: Tally) {
+            for (status, mut l) in other.latencies {
+                self.latencies.entry(status).or_default().append(&mut l);
+            }
+            self.errors += other.errors;
+            for (kind, n) in other.error_kinds {
+                *self.error_kinds.entry(kind).or_default() += n;
+            }
+            self.reconnects += other.reconnects;
+            self.body_bytes = self.body_bytes.max(other.body_bytes);
+        }
+
+        /// Answers with `status`.
+        pub fn count(&self, status: u16) -> usize {
+            self.latencies.get(&status).map_or(0, Vec::len)
+        }
+
+        /// Answers of any status.
+        pub fn answered(&self) -> usize {
+            self.latencies.values().map(Vec::len).sum()
+        }
+
+        /// Every answer's latency, in µs, sorted.
+        pub fn sorted_latencies(&self) -> Vec<u32> {
+            let mut all: Vec<u32> = self.latencies.values().flatten().copied().collect();
+            all.sort_unstable();
+            all
+        }
+    }
+
+    /// How long a load runs and what each request may take.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Window {
+        /// Load before measuring: connections open, caches and the server's pools fill.
+        pub warm_up: Duration,
+        /// The measured time.
+        pub measure: Duration,
+        /// What a request may take before it counts as failed (and its connection is dropped).
+        pub request_timeout: Duration,
+    }
+
+    /// One connection in a closed loop until `end`; only exchanges that start after
+    /// `measure_from` and finish by `end` are counted.
+    async fn closed_loop(
+        addr: Arc<str>,
+        target: Arc<Target>,
+        measure_from: Instant,
+        end: Instant,
+        request_timeout: Duration,
+    ) -> Tally {
+        let mut tally = Tally::default();
+        let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+        while Instant::now() < end {
+            let ready = match sender.as_mut() {
+                Some(s) => s.ready().await.is_ok(),
+                None => false,
+            };
+            let s = match sender.as_mut() {
+                Some(s) if ready => s,
+                _ => {
+                    if sender.take().is_some() && Instant::now() >= measure_from {
+                        tally.reconnects += 1;
+                    }
+                    match connect(&addr).await {
+                        Ok(s) => sender.insert(s),
+                        Err(_) => {
+                            tally.errors += u64::from(Instant::now() >= measure_from);
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let start = Instant::now();
+            let result = tokio::time::timeout(request_timeout, send(s, &addr, &target)).await;
+            let done = Instant::now();
+            let counted = start >= measure_from && done <= end;
+            match result {
+                Ok(Ok(answer)) => {
+                    if counted {
+                        let micros = u32::try_from((done - start).as_micros()).unwrap_or(u32::MAX);
+                        tally.latencies.entry(answer.status).or_default().push(micros);
+                        tally.body_bytes = tally.body_bytes.max(answer.body.len());
+                    }
+                    if answer.close {
+                        sender = None;
+                        tally.reconnects += u64::from(counted);
+                    }
+                }
+                Ok(Err(e)) => {
+                    if counted {
+                        tally.errors += 1;
+                        *tally.error_kinds.entry(chain(e.as_ref())).or_default() += 1;
+                    }
+                    sender = None;
+                }
+                Err(_) => {
+                    if counted {
+                        tally.errors += 1;
+                        *tally.error_kinds.entry("timed out".to_owned()).or_default() += 1;
+                    }
+                    sender = None;
+                }
+            }
+        }
+        tally
+    }
+
+    /// `connections` closed loops on `target` for the warm-up and then the measured time.
+    pub async fn load(addr: &str, target: Target, connections: usize, window: Window) -> Tally {
+        let addr: Arc<str> = addr.into();
+        let target = Arc::new(target);
+        let measure_from = Instant::now() + window.warm_up;
+        let end = measure_from + window.measure;
+        let tasks: Vec<_> = (0..connections)
+            .map(|_| tokio::spawn(closed_loop(addr.clone(), target.clone(), measure_from, end, window.request_timeout)))
+            .collect();
+        let mut tally = Tally::default();
+        for task in tasks {
+            tally.merge(task.await.expect("a load task panicked"));
+        }
+        tally
+    }
+
+    /// Nearest-rank percentile of sorted latencies (µs), in ms; NaN when there are none.
+    pub fn percentile(sorted: &[u32], p: f64) -> f64 {
+        if sorted.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0 * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        f64::from(sorted[rank - 1]) / 1e3
+    }
+}

@@ -12,20 +12,16 @@
 //! Run: `cargo bench -p kubesage-benches --bench serve_load`
 //! (`KUBESAGE_BENCH_SECS=N` measures N seconds per scenario after 1 s of warm-up; default 5).
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
-use hyper::header::{CONNECTION, CONTENT_TYPE, HOST};
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use kubesage_benches::http_load::{self, Answer, Tally, Target, Window, connect, percentile, send};
 
 /// Set in the environment of the re-executed bench binary: serve, with these extra flags.
 const SERVE_ENV: &str = "KUBESAGE_BENCH_SERVE";
@@ -35,8 +31,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The liveness probe's `timeoutSeconds` in deploy/kubernetes/deployment.yaml.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 const PROBE_EVERY: Duration = Duration::from_millis(100);
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// `kubesage serve --demo` as a child process, killed when dropped (also when a check panics).
 struct Server {
@@ -114,23 +108,6 @@ fn serve(extra_flags: &str) -> ! {
     std::process::exit(code.into())
 }
 
-/// One kind of request, sent over and over.
-struct Target {
-    method: Method,
-    path: &'static str,
-    body: Bytes,
-}
-
-impl Target {
-    fn get(path: &'static str) -> Target {
-        Target { method: Method::GET, path, body: Bytes::new() }
-    }
-
-    fn label(&self) -> String {
-        format!("{} {}", self.method, self.path)
-    }
-}
-
 /// A series for `POST /v1/anomaly/detect`: a day cycle at 5-minute steps with noise and a
 /// spike every 700 points, values with two decimals as an exporter would give them.
 fn detect_body(points: usize) -> Bytes {
@@ -147,163 +124,9 @@ fn detect_body(points: usize) -> Bytes {
     Bytes::from(serde_json::to_vec(&body).expect("the request serializes"))
 }
 
-async fn connect(addr: &str) -> Result<SendRequest<Full<Bytes>>, BoxError> {
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(sender)
-}
-
-/// A finished exchange: the status, the body's length, and whether the server closes the connection.
-struct Answer {
-    status: u16,
-    body: Bytes,
-    close: bool,
-}
-
-async fn send(sender: &mut SendRequest<Full<Bytes>>, addr: &str, target: &Target) -> Result<Answer, BoxError> {
-    let mut request = Request::builder().method(target.method.clone()).uri(target.path).header(HOST, addr);
-    if !target.body.is_empty() {
-        request = request.header(CONTENT_TYPE, "application/json");
-    }
-    let response = sender.send_request(request.body(Full::new(target.body.clone()))?).await?;
-    let status = response.status().as_u16();
-    let close = response.headers().get(CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-    let body = response.into_body().collect().await?.to_bytes();
-    Ok(Answer { status, body, close })
-}
-
-/// An error and its causes, `: `-separated.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
-
 /// One request on a fresh connection, for `/metrics`.
-async fn get_once(addr: &str, path: &'static str) -> Answer {
-    let mut sender = connect(addr).await.unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
-    send(&mut sender, addr, &Target::get(path)).await.unwrap_or_else(|e| panic!("GET {path}: {e}"))
-}
-
-/// What one connection (or all of them, merged) saw within the measured window.
-#[derive(Default)]
-struct Tally {
-    /// Latencies in µs by status code.
-    latencies: BTreeMap<u16, Vec<u32>>,
-    /// Requests that failed without an answer (reset, timeout).
-    errors: u64,
-    /// What those failures were, by message.
-    error_kinds: BTreeMap<String, u64>,
-    /// Connections opened again after the server closed one.
-    reconnects: u64,
-    body_bytes: usize,
-}
-
-impl Tally {
-    fn merge(&mut self, other: Tally) {
-        for (status, mut l) in other.latencies {
-            self.latencies.entry(status).or_default().append(&mut l);
-        }
-        self.errors += other.errors;
-        for (kind, n) in other.error_kinds {
-            *self.error_kinds.entry(kind).or_default() += n;
-        }
-        self.reconnects += other.reconnects;
-        self.body_bytes = self.body_bytes.max(other.body_bytes);
-    }
-
-    fn count(&self, status: u16) -> usize {
-        self.latencies.get(&status).map_or(0, Vec::len)
-    }
-
-    fn answered(&self) -> usize {
-        self.latencies.values().map(Vec::len).sum()
-    }
-}
-
-/// One connection in a closed loop until `end`; only exchanges that start after `measure_from`
-/// and finish by `end` are counted.
-async fn closed_loop(addr: Arc<str>, target: Arc<Target>, measure_from: Instant, end: Instant) -> Tally {
-    let mut tally = Tally::default();
-    let mut sender: Option<SendRequest<Full<Bytes>>> = None;
-    while Instant::now() < end {
-        let ready = match sender.as_mut() {
-            Some(s) => s.ready().await.is_ok(),
-            None => false,
-        };
-        let s = match sender.as_mut() {
-            Some(s) if ready => s,
-            _ => {
-                if sender.take().is_some() && Instant::now() >= measure_from {
-                    tally.reconnects += 1;
-                }
-                match connect(&addr).await {
-                    Ok(s) => sender.insert(s),
-                    Err(_) => {
-                        tally.errors += u64::from(Instant::now() >= measure_from);
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                }
-            }
-        };
-        let start = Instant::now();
-        let result = tokio::time::timeout(REQUEST_TIMEOUT, send(s, &addr, &target)).await;
-        let done = Instant::now();
-        let counted = start >= measure_from && done <= end;
-        match result {
-            Ok(Ok(answer)) => {
-                if counted {
-                    let micros = u32::try_from((done - start).as_micros()).unwrap_or(u32::MAX);
-                    tally.latencies.entry(answer.status).or_default().push(micros);
-                    tally.body_bytes = tally.body_bytes.max(answer.body.len());
-                }
-                if answer.close {
-                    sender = None;
-                    tally.reconnects += u64::from(counted);
-                }
-            }
-            Ok(Err(e)) => {
-                if counted {
-                    tally.errors += 1;
-                    *tally.error_kinds.entry(chain(e.as_ref())).or_default() += 1;
-                }
-                sender = None;
-            }
-            Err(_) => {
-                if counted {
-                    tally.errors += 1;
-                    *tally.error_kinds.entry("timed out".to_owned()).or_default() += 1;
-                }
-                sender = None;
-            }
-        }
-    }
-    tally
-}
-
-/// `connections` closed loops on `target` for the warm-up and then `secs`.
-async fn load(addr: &str, target: Target, connections: usize, secs: Duration) -> Tally {
-    let addr: Arc<str> = addr.into();
-    let target = Arc::new(target);
-    let measure_from = Instant::now() + WARM_UP;
-    let end = measure_from + secs;
-    let tasks: Vec<_> =
-        (0..connections).map(|_| tokio::spawn(closed_loop(addr.clone(), target.clone(), measure_from, end))).collect();
-    let mut tally = Tally::default();
-    for task in tasks {
-        tally.merge(task.await.expect("a load task panicked"));
-    }
-    tally
+async fn get_once(addr: &str, path: &str) -> Answer {
+    http_load::once(addr, &Target::get(path)).await.unwrap_or_else(|e| panic!("GET {path}: {e}"))
 }
 
 /// What the `/healthz` probe saw.
@@ -375,15 +198,6 @@ async fn memory_mb(addr: &str) -> (f64, f64) {
     (rss / 1e6, peak / 1e6)
 }
 
-/// Nearest-rank percentile of sorted latencies, in ms.
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0 * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    f64::from(sorted[rank - 1]) / 1e3
-}
-
 /// One scenario's figures.
 struct Row {
     name: String,
@@ -429,7 +243,8 @@ impl Row {
 
 async fn run_scenario(addr: &str, target: Target, connections: usize, secs: Duration) -> (Row, Tally) {
     let name = target.label();
-    let tally = load(addr, target, connections, secs).await;
+    let window = Window { warm_up: WARM_UP, measure: secs, request_timeout: REQUEST_TIMEOUT };
+    let tally = http_load::load(addr, target, connections, window).await;
     (Row::new(name, connections, &tally, secs), tally)
 }
 
@@ -480,7 +295,7 @@ async fn scenarios(secs: Duration) {
     let points = 1_000;
     let body = detect_body(points);
     let body_kb = body.len() as f64 / 1e3;
-    let target = Target { method: Method::POST, path: "/v1/anomaly/detect", body };
+    let target = Target::post_json("/v1/anomaly/detect", body);
     let (row, tally) = run_scenario(&server.addr, target, 64, secs).await;
     let scored = (tally.count(200) * points) as f64 / secs.as_secs_f64();
     row.print(&format!("  ({points} points, {body_kb:.1} KB a request: {scored:.0} points scored/s)"));
@@ -502,7 +317,7 @@ async fn scenarios(secs: Duration) {
     let points = 20_000;
     let body = detect_body(points);
     let body_kb = body.len() as f64 / 1e3;
-    let target = Target { method: Method::POST, path: "/v1/anomaly/detect", body };
+    let target = Target::post_json("/v1/anomaly/detect", body);
     let stop = Arc::new(AtomicBool::new(false));
     let probe = probe_healthz(server.addr.clone(), stop.clone());
     let (row, tally) = run_scenario(&server.addr, target, 256, secs).await;
