@@ -275,3 +275,67 @@ fn bad_input_fails_with_the_line_and_a_clear_message() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no CPU or memory samples in namespace elsewhere"));
 }
+
+/// Two days of flat usage, as the JSON arrays format, for pods of the demo cluster: two of
+/// the `cart` Deployment's, one of the `db-backup` CronJob's Job, `postgres-0`.
+fn demo_usage_json(dir: &Path) -> PathBuf {
+    let times: Vec<i64> = (0..2 * DAY / STEP).map(|i| T0 + i * STEP).collect();
+    let container = |ns: &str, pod: &str, name: &str, cpu: f64, memory: f64| {
+        serde_json::json!({"namespace": ns, "pod": pod, "container": name, "timestamps": times,
+            "cpu_cores": vec![cpu; times.len()], "memory_bytes": vec![memory; times.len()]})
+    };
+    let doc = serde_json::json!({"containers": [
+        container("shop", "cart-6d4b8c7f9b-64qwl", "cart", 0.2, 100.0 * MIB),
+        container("shop", "cart-6d4b8c7f9b-85wz6", "cart", 0.2, 100.0 * MIB),
+        container("data", "db-backup-29918970-7qs44", "backup", 0.5, 200.0 * MIB),
+        container("data", "postgres-0", "postgres", 0.3, 900.0 * MIB),
+    ]});
+    let path = dir.join("usage.json");
+    std::fs::write(&path, doc.to_string()).expect("write");
+    path
+}
+
+#[test]
+fn the_demo_cluster_names_owners_and_patches_a_cronjob_in_its_job_template() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let usage = demo_usage_json(dir.path());
+    let usage = usage.to_str().expect("utf-8");
+    let plan: serde_json::Value =
+        serde_json::from_str(&stdout(&kubesage(&["plan", "resources", "--usage", usage, "--demo", "-o", "json"])))
+            .expect("json");
+    let kinds: Vec<(String, String, String)> = plan["workloads"]
+        .as_array()
+        .expect("workloads")
+        .iter()
+        .map(|w| {
+            let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+            (s(&w["workload"]["kind"]), s(&w["workload"]["name"]), s(&w["grouped_by"]))
+        })
+        .collect();
+    for expected in [("CronJob", "db-backup"), ("StatefulSet", "postgres"), ("Deployment", "cart")] {
+        assert!(
+            kinds.iter().any(|(k, n, g)| (k.as_str(), n.as_str(), g.as_str()) == (expected.0, expected.1, "owner")),
+            "{expected:?} in {kinds:?}"
+        );
+    }
+    // The demo's cart template: requests 300m / 96Mi, limits 1 / 128Mi.
+    let cart = container(&plan, "cart", "cart");
+    assert_eq!(cart["pods"], 2);
+    assert_eq!(cart["current"]["cpu_request_millicores"], 300);
+    assert_eq!(cart["current"]["memory_limit_bytes"], 128 * (1 << 20));
+    let target = cart["vpa"]["recommended"]["cpu_request_millicores"].as_u64().expect("target") as f64;
+    let limit = cart["vpa"]["recommended"]["cpu_limit_millicores"].as_u64().expect("limit") as f64;
+    assert!(limit >= target * 1000.0 / 300.0 && limit < target * 1000.0 / 300.0 + 1.0, "ratio kept: {target} {limit}");
+    assert_eq!(cart["simple"]["change"]["cpu_request_millicores"], 200 - 300);
+
+    let text = stdout(&kubesage(&["plan", "resources", "--usage", usage, "--demo", "-o", "patch"]));
+    assert!(text.contains("# kubectl patch cronjob db-backup -n data --type strategic"), "{text}");
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_str_multiple(&text).expect("YAML documents");
+    assert_eq!(docs.len(), 3);
+    let backup = docs
+        .iter()
+        .find_map(|d| d["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"].as_array())
+        .expect("a CronJob patch through spec.jobTemplate");
+    assert_eq!(backup[0]["name"], "backup");
+    assert!(docs.iter().all(|d| d["spec"].get("template").is_some() != d["spec"].get("jobTemplate").is_some()));
+}

@@ -396,17 +396,37 @@ pub async fn query_prometheus(
     Ok(UsageHistory::from_prometheus(&cpu, &memory))
 }
 
-/// A strategic merge patch setting containers' resources in a workload's pod template.
+/// A strategic merge patch setting containers' resources in a workload's pod template:
+/// `spec.template.spec.containers`, or `spec.jobTemplate.spec.template.spec.containers` for
+/// a CronJob.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadPatch {
-    /// `spec.template.spec.containers`.
+    /// `spec`.
     pub spec: PatchSpec,
 }
 
-/// `spec` of a [`WorkloadPatch`].
+/// `spec` of a [`WorkloadPatch`]: one of the two fields is set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PatchSpec {
-    /// `template`.
+    /// `template` (Deployments, StatefulSets, DaemonSets, ReplicaSets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<PatchTemplate>,
+    /// `jobTemplate` (CronJobs).
+    #[serde(default, rename = "jobTemplate", skip_serializing_if = "Option::is_none")]
+    pub job_template: Option<PatchJobTemplate>,
+}
+
+/// `spec.jobTemplate` of a CronJob's [`WorkloadPatch`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatchJobTemplate {
+    /// `spec`, holding the pod `template`.
+    pub spec: PatchJobSpec,
+}
+
+/// `spec.jobTemplate.spec` of a CronJob's [`WorkloadPatch`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatchJobSpec {
+    /// The pod template.
     pub template: PatchTemplate,
 }
 
@@ -465,9 +485,19 @@ impl PatchResources {
 }
 
 impl WorkloadPlan {
+    /// Whether a patch can change this workload's pods: not for a Job (its pod template is
+    /// immutable) or a bare Pod (its resources are, outside in-place resizing).
+    pub fn patchable(&self) -> bool {
+        !matches!(self.workload.kind.as_deref(), Some("Job" | "Pod"))
+    }
+
     /// The patch setting this workload's containers to one method's recommendation (`vpa`
-    /// unless it was not run). `None` when no container has a value to set.
+    /// unless it was not run, or `prefer` is [`Strategy::Simple`]). `None` when no container
+    /// has a value to set, or the workload is not [`patchable`](Self::patchable).
     pub fn patch(&self, prefer: Strategy) -> Option<WorkloadPatch> {
+        if !self.patchable() {
+            return None;
+        }
         let containers: Vec<PatchContainer> = self
             .containers
             .iter()
@@ -482,9 +512,16 @@ impl WorkloadPlan {
                     .then(|| PatchContainer { name: c.container.clone(), resources })
             })
             .collect();
-        (!containers.is_empty()).then_some(WorkloadPatch {
-            spec: PatchSpec { template: PatchTemplate { spec: PatchPodSpec { containers } } },
-        })
+        if containers.is_empty() {
+            return None;
+        }
+        let template = PatchTemplate { spec: PatchPodSpec { containers } };
+        let spec = if self.workload.kind.as_deref() == Some("CronJob") {
+            PatchSpec { template: None, job_template: Some(PatchJobTemplate { spec: PatchJobSpec { template } }) }
+        } else {
+            PatchSpec { template: Some(template), job_template: None }
+        };
+        Some(WorkloadPatch { spec })
     }
 }
 
@@ -569,13 +606,33 @@ mod tests {
         let plan =
             recommend(&h, None, &PlanOptions { strategy: Strategy::Simple, ..Default::default() }).expect("plan");
         let patch = plan.workloads[0].patch(Strategy::Simple).expect("a patch");
-        let c = &patch.spec.template.spec.containers[0];
+        let c = &patch.spec.template.as_ref().expect("a pod template").spec.containers[0];
         assert_eq!(c.name, "web");
         assert_eq!(c.resources.requests.get("cpu").map(String::as_str), Some("500m"));
         assert_eq!(c.resources.requests.get("memory").map(String::as_str), Some("345M"));
         assert_eq!(c.resources.limits.get("memory").map(String::as_str), Some("345M"));
         assert!(!c.resources.limits.contains_key("cpu"));
         assert!(plan.workloads[0].containers[0].vpa.is_none(), "vpa not run");
+    }
+
+    #[test]
+    fn cronjobs_are_patched_in_their_job_template_and_jobs_not_at_all() {
+        let h = history(&["backup-29918970-bcdfg"], "backup", 0.5, 300e6, 2 * 1440);
+        let plan = recommend(&h, None, &PlanOptions::default()).expect("plan");
+        let mut w = plan.workloads[0].clone();
+        w.workload.kind = Some("CronJob".into());
+        let patch = w.patch(Strategy::Vpa).expect("a patch");
+        assert!(patch.spec.template.is_none());
+        let job = patch.spec.job_template.expect("spec.jobTemplate");
+        assert_eq!(job.spec.template.spec.containers[0].name, "backup");
+        let yaml =
+            serde_saphyr::to_string(&WorkloadPatch { spec: PatchSpec { template: None, job_template: Some(job) } })
+                .expect("yaml");
+        assert!(yaml.starts_with("spec:\n  jobTemplate:\n    spec:\n      template:\n"), "{yaml}");
+        for kind in ["Job", "Pod"] {
+            w.workload.kind = Some(kind.into());
+            assert!(!w.patchable() && w.patch(Strategy::Vpa).is_none(), "{kind}");
+        }
     }
 
     #[test]

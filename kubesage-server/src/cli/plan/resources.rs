@@ -319,6 +319,15 @@ fn table(plan: &ResourcesPlan) -> String {
 fn patches(plan: &ResourcesPlan, strategy: Strategy) -> Result<String> {
     let mut text = String::new();
     for w in &plan.workloads {
+        if !w.patchable() {
+            text.push_str(&format!(
+                "# {}/{}: not patched: a {}'s pod resources cannot be changed in place; set them where it is created\n",
+                w.workload.namespace,
+                workload_name(w),
+                w.workload.kind.as_deref().unwrap_or("workload")
+            ));
+            continue;
+        }
         let Some(patch) = w.patch(strategy) else { continue };
         let target = match &w.workload.kind {
             Some(kind) => format!("{} {}", kind.to_lowercase(), w.workload.name),
