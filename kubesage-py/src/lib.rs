@@ -24,9 +24,17 @@ create_exception!(kubesage, SnapshotError, KubeSageError, "A snapshot file could
 create_exception!(kubesage, ClusterError, KubeSageError, "A live cluster could not be reached or read.");
 create_exception!(kubesage, DetectorError, KubeSageError, "A detector name is unknown or a detector failed.");
 create_exception!(kubesage, PrometheusError, KubeSageError, "Prometheus could not be reached or refused a query.");
+create_exception!(
+    kubesage,
+    ModelError,
+    KubeSageError,
+    "A model file cannot be used (broken, hostile, unsupported), or inputs do not fit it."
+);
+
+mod model;
 
 /// Maps every Rust error of the crates to its Python exception.
-enum Failure {
+pub(crate) enum Failure {
     K8s(kubesage_k8s::Error),
     Core(kubesage_core::Error),
     Ml(kubesage_ml::Error),
@@ -69,6 +77,13 @@ fn to_py_err(f: Failure) -> PyErr {
         Failure::Core(e) => InvalidInputError::new_err(kubesage_core::error::display_chain(&e)),
         Failure::Ml(e) => match e {
             kubesage_ml::Error::UnknownDetector { .. } => DetectorError::new_err(e.to_string()),
+            kubesage_ml::Error::Model { .. }
+            | kubesage_ml::Error::ModelTooLarge { .. }
+            | kubesage_ml::Error::ModelDecode { .. }
+            | kubesage_ml::Error::ModelInvalid { .. }
+            | kubesage_ml::Error::UnsupportedOperator { .. }
+            | kubesage_ml::Error::ModelInput { .. }
+            | kubesage_ml::Error::ModelRun(_) => ModelError::new_err(kubesage_core::error::display_chain(&e)),
             other => InvalidInputError::new_err(kubesage_core::error::display_chain(&other)),
         },
         Failure::Input(text) => InvalidInputError::new_err(text),
@@ -532,6 +547,8 @@ fn _kubesage(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ClusterError", py.get_type::<ClusterError>())?;
     m.add("DetectorError", py.get_type::<DetectorError>())?;
     m.add("PrometheusError", py.get_type::<PrometheusError>())?;
+    m.add("ModelError", py.get_type::<ModelError>())?;
+    m.add_class::<model::Model>()?;
     m.add_class::<Finding>()?;
     m.add_class::<ScanResult>()?;
     m.add_class::<Detector>()?;

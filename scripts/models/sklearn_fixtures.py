@@ -265,8 +265,10 @@ def model_name(model) -> str:
     return type(model).__name__
 
 
-def write_case(out: Path, name: str, model, data: tuple[np.ndarray, np.ndarray], kind: str, zipmap: bool) -> dict:
-    """Trains, exports and checks one case into ``out/name``; returns its manifest entry."""
+def train(model, data: tuple[np.ndarray, np.ndarray], kind: str, zipmap: bool):
+    """Trains and exports one case; returns the fitted model, its ONNX export, the held-out
+    rows and scikit-learn's answers on them (the checks). kubesage-py/tests/test_model.py
+    calls it too, so the Python test and the Rust parity test check the same models."""
     x, y = data
     x_train, y_train = x[:N_TRAIN], y[:N_TRAIN]
     x_test = x[N_TRAIN:]
@@ -278,6 +280,12 @@ def write_case(out: Path, name: str, model, data: tuple[np.ndarray, np.ndarray],
     classifies = kind in (CLASSIFIER, SVM)
     onx = export(model, x_train, zipmap if classifies else None)
     built = CHECKS[kind](model, onx, x_test, zipmap if kind == CLASSIFIER else None)
+    return model, onx, x_test, built
+
+
+def write_case(out: Path, name: str, model, data: tuple[np.ndarray, np.ndarray], kind: str, zipmap: bool) -> dict:
+    """Trains, exports and checks one case into ``out/name``; returns its manifest entry."""
+    model, onx, x_test, built = train(model, data, kind, zipmap)
     case_dir = out / name
     case_dir.mkdir()
     (case_dir / "model.onnx").write_bytes(onx.SerializeToString())

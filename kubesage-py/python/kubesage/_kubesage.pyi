@@ -1,6 +1,7 @@
 """Type stubs of the compiled extension; checked against it with mypy's stubtest."""
 
-from typing import Any, Dict, List, Optional, Tuple, final
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union, final
 
 import numpy as np
 import numpy.typing as npt
@@ -13,6 +14,8 @@ __all__ = [
     "ClusterError",
     "DetectorError",
     "PrometheusError",
+    "ModelError",
+    "Model",
     "Finding",
     "ScanResult",
     "Detector",
@@ -34,6 +37,7 @@ class SnapshotError(KubeSageError): ...
 class ClusterError(KubeSageError): ...
 class DetectorError(KubeSageError): ...
 class PrometheusError(KubeSageError): ...
+class ModelError(KubeSageError): ...
 
 @final
 class Finding:
@@ -92,6 +96,21 @@ class DetectorBank:
     def __len__(self) -> int: ...
     @property
     def memory_bytes(self) -> int: ...
+
+@final
+class Model:
+    def __new__(cls, path: Union[str, "os.PathLike[str]"]) -> Model: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> Model: ...
+    @property
+    def inputs(self) -> List[Dict[str, Any]]: ...
+    @property
+    def outputs(self) -> List[Dict[str, Any]]: ...
+    def run(
+        self,
+        inputs: Union[npt.NDArray[Any], Mapping[str, npt.NDArray[Any]]],
+        outputs: Optional[Sequence[str]] = None,
+    ) -> Dict[str, npt.NDArray[Any]]: ...
 
 def scan(
     demo: bool = False,
