@@ -8,7 +8,7 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
-use super::eq_by_arc;
+use super::elementwise::{ElementOperator, Elementwise};
 
 /// The values to put in, by feature (one value: for every feature).
 #[derive(Debug)]
@@ -18,12 +18,10 @@ enum Imputed {
 }
 
 /// A parsed `Imputer`.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Imputer {
-    imputed: Arc<Imputed>,
+    imputed: Imputed,
 }
-
-eq_by_arc!(Imputer, imputed);
 
 pub(crate) fn parse(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let floats = node.get_attr_opt_slice::<f32>("imputed_value_floats")?;
@@ -39,66 +37,30 @@ pub(crate) fn parse(_ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box
         },
         _ => bail!("exactly one of imputed_value_floats and imputed_value_int64s must be set, and not empty"),
     };
-    Ok((expand(Imputer { imputed: Arc::new(imputed) }), vec![]))
+    Ok((Elementwise::expand(Imputer { imputed }), vec![]))
 }
 
-impl Imputer {
+impl ElementOperator for Imputer {
+    const NAME: &'static str = "Imputer";
+
     fn output_type(&self) -> DatumType {
-        match *self.imputed {
+        match self.imputed {
             Imputed::Floats { .. } => DatumType::F32,
             Imputed::Ints { .. } => DatumType::I64,
         }
     }
 
-    fn width(&self) -> usize {
-        match &*self.imputed {
+    fn width(&self) -> Option<usize> {
+        let n = match &self.imputed {
             Imputed::Floats { values, .. } => values.len(),
             Imputed::Ints { values, .. } => values.len(),
-        }
-    }
-}
-
-impl Expansion for Imputer {
-    fn name(&self) -> StaticName {
-        "Imputer".into()
+        };
+        (n > 1).then_some(n)
     }
 
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&outputs[0].datum_type, self.output_type())?;
-        s.equals(&outputs[0].shape, &inputs[0].shape)?;
-        Ok(())
-    }
-
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        model.wire_node(prefix, self.clone(), inputs)
-    }
-}
-
-impl Op for Imputer {
-    fn name(&self) -> StaticName {
-        "Imputer".into()
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for Imputer {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
+    fn eval(&self, input: TValue) -> TractResult<Tensor> {
         let width = input.shape().last().copied().unwrap_or(1);
-        if self.width() > 1 && width != self.width() {
-            bail!("Imputer has {} values, the input has {width} features", self.width());
-        }
-        let output = match &*self.imputed {
+        Ok(match &self.imputed {
             Imputed::Floats { values, replaced } => {
                 let x = input.cast_to::<f32>()?;
                 let mut out = x.into_owned();
@@ -122,23 +84,6 @@ impl EvalOp for Imputer {
                 }
                 out
             }
-        };
-        Ok(tvec!(output.into_tvalue()))
+        })
     }
-}
-
-impl TypedOp for Imputer {
-    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let input = inputs[0];
-        if self.width() > 1
-            && let Some(w) = input.shape.iter().last()
-            && let Ok(w) = w.to_usize()
-            && w != self.width()
-        {
-            bail!("Imputer has {} values, the input has {w} features", self.width());
-        }
-        Ok(tvec!(self.output_type().fact(input.shape.clone())))
-    }
-
-    as_op!();
 }

@@ -10,7 +10,7 @@ use tract_onnx::model::ParsingContext;
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 
-use super::eq_by_arc;
+use super::elementwise::{ElementOperator, Elementwise};
 
 #[derive(Debug)]
 enum Keys {
@@ -33,12 +33,10 @@ struct Table {
 }
 
 /// A parsed `LabelEncoder`.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct LabelEncoder {
-    table: Arc<Table>,
+    table: Table,
 }
-
-eq_by_arc!(LabelEncoder, table);
 
 /// The bits a float key is looked up by: one NaN, one zero.
 fn float_key(x: f64) -> u64 {
@@ -136,18 +134,10 @@ pub(crate) fn parse(ctx: &ParsingContext, node: &NodeProto) -> TractResult<(Box<
             Values::Strings(v, default)
         }
     };
-    Ok((expand(LabelEncoder { table: Arc::new(Table { keys, values }) }), vec![]))
+    Ok((Elementwise::expand(LabelEncoder { table: Table { keys, values } }), vec![]))
 }
 
 impl LabelEncoder {
-    fn output_type(&self) -> DatumType {
-        match &self.table.values {
-            Values::Ints(..) => DatumType::I64,
-            Values::Floats(_, _, dt) => *dt,
-            Values::Strings(..) => DatumType::String,
-        }
-    }
-
     /// The row of each element's key in the table (`None`: absent).
     fn lookup(&self, input: &Tensor) -> TractResult<Vec<Option<usize>>> {
         let dt = input.datum_type();
@@ -177,42 +167,18 @@ impl LabelEncoder {
     }
 }
 
-impl Expansion for LabelEncoder {
-    fn name(&self) -> StaticName {
-        "LabelEncoder".into()
+impl ElementOperator for LabelEncoder {
+    const NAME: &'static str = "LabelEncoder";
+
+    fn output_type(&self) -> DatumType {
+        match &self.table.values {
+            Values::Ints(..) => DatumType::I64,
+            Values::Floats(_, _, dt) => *dt,
+            Values::Strings(..) => DatumType::String,
+        }
     }
 
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&outputs[0].datum_type, self.output_type())?;
-        s.equals(&outputs[0].shape, &inputs[0].shape)?;
-        Ok(())
-    }
-
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        model.wire_node(prefix, self.clone(), inputs)
-    }
-}
-
-impl Op for LabelEncoder {
-    fn name(&self) -> StaticName {
-        "LabelEncoder".into()
-    }
-
-    op_as_typed_op!();
-}
-
-impl EvalOp for LabelEncoder {
-    op_out_of_plan!();
-
-    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let input = args_1!(inputs);
+    fn eval(&self, input: TValue) -> TractResult<Tensor> {
         let rows = self.lookup(&input)?;
         let shape = input.shape();
         let output = match &self.table.values {
@@ -235,14 +201,6 @@ impl EvalOp for LabelEncoder {
             )?
             .into_tensor(),
         };
-        Ok(tvec!(output.into_tvalue()))
+        Ok(output)
     }
-}
-
-impl TypedOp for LabelEncoder {
-    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        Ok(tvec!(self.output_type().fact(inputs[0].shape.clone())))
-    }
-
-    as_op!();
 }

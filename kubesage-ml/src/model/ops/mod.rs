@@ -7,17 +7,19 @@
 //! arithmetic only; one wrapper, `rowwise::Rowwise`, gives them tract's inference rules (an
 //! [`Expansion`]) and the typed operator that runs (`Op`, `EvalOp`, `TypedOp`). The others keep
 //! their own: `Scaler` and `ArrayFeatureExtractor` are wired as tract's own operators, `ZipMap`
-//! is a pass-through, `Imputer` and `LabelEncoder` map tensors of any shape element by element.
-//! The shape of each follows what onnxruntime computes for the
-//! same attributes, checked against scikit-learn by `kubesage-ml/tests/sklearn_parity.rs`;
-//! where onnxruntime keeps a quirk that scikit-learn does not have, the file says which one we
-//! follow. Arithmetic runs in `f64` and is stored as `f32`, the ONNX outputs' type.
+//! is a pass-through. `Imputer` and `LabelEncoder`, which map a tensor of any shape element by
+//! element, share `elementwise::Elementwise` the same way (`elementwise::ElementOperator`).
+//!
+//! The shape of each follows what onnxruntime computes for the same attributes, checked
+//! against scikit-learn by `kubesage-ml/tests/sklearn_parity.rs`; where onnxruntime keeps a
+//! quirk that scikit-learn does not have, the file says which one we follow. Arithmetic runs in `f64` and is stored as `f32`, the ONNX outputs' type.
 //!
 //! Every attribute array is checked against the others before anything is allocated from it,
 //! and every index read at run time is checked at load, so a hostile model gets an error from
 //! the loader, never a panic or an out-of-bounds read later.
 
 mod array_feature_extractor;
+mod elementwise;
 mod imputer;
 mod label_encoder;
 mod rowwise;
@@ -210,21 +212,6 @@ impl ClassLabels {
         }
     }
 }
-
-/// Makes a `PartialEq` for an operator whose parameters sit in an `Arc`: two operators are
-/// equal when they share the parameters (floats have no `Eq`, and tract only needs equality to
-/// merge identical nodes).
-macro_rules! eq_by_arc {
-    ($ty:ty, $field:ident) => {
-        impl PartialEq for $ty {
-            fn eq(&self, other: &Self) -> bool {
-                std::sync::Arc::ptr_eq(&self.$field, &other.$field)
-            }
-        }
-        impl Eq for $ty {}
-    };
-}
-pub(crate) use eq_by_arc;
 
 #[cfg(test)]
 mod tests {
