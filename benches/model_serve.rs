@@ -19,7 +19,8 @@
 //!
 //! The load generator runs in this process on a tokio runtime with one worker thread; on a
 //! 2-core machine it shares the cores with the server under test, for both servers alike.
-//! Each server's CPU time over the measured window (from /proc) is printed per request.
+//! The CPU time of the server (its processes) and of the load generator (this process) over
+//! the load, from /proc, is printed per answered request: it tells which side ran out of CPU.
 //!
 //! Targets (issue 4): at least 20x FastAPI's throughput, and p99 under 2 ms at 64 connections.
 //!
@@ -155,13 +156,18 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// utime + stime of `pid` and of its children, recursively, in seconds.
-fn process_tree_cpu(pid: u32) -> Option<f64> {
+/// utime + stime of `pid` (all its threads), in seconds.
+fn process_cpu(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command (which may hold spaces) in parentheses.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    let mut seconds = ticks / clock_ticks();
+    Some(ticks / clock_ticks())
+}
+
+/// utime + stime of `pid` and of its children, recursively, in seconds.
+fn process_tree_cpu(pid: u32) -> Option<f64> {
+    let mut seconds = process_cpu(pid)?;
     let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
     for task in tasks.flatten() {
         let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
@@ -282,10 +288,12 @@ struct Row {
     errors: u64,
     /// The server's CPU time per answered request, µs.
     cpu_per_request: f64,
+    /// The load generator's (this process's) CPU time per answered request, µs.
+    client_cpu_per_request: f64,
 }
 
 impl Row {
-    fn new(server: &str, model: &'static str, tally: &Tally, secs: Duration, cpu: Option<f64>) -> Row {
+    fn new(server: &str, model: &'static str, tally: &Tally, secs: Duration, cpu: [Option<f64>; 2]) -> Row {
         let all = tally.sorted_latencies();
         let ok = tally.count(200);
         let non_ok = (tally.answered() - ok) as u64;
@@ -296,34 +304,45 @@ impl Row {
             p50: percentile(&all, 50.0),
             p99: percentile(&all, 99.0),
             errors: tally.errors + non_ok,
-            cpu_per_request: cpu.map_or(f64::NAN, |c| c * 1e6 / ok.max(1) as f64),
+            cpu_per_request: cpu[0].map_or(f64::NAN, |c| c * 1e6 / ok.max(1) as f64),
+            client_cpu_per_request: cpu[1].map_or(f64::NAN, |c| c * 1e6 / ok.max(1) as f64),
         }
     }
 
     fn print(&self) {
         println!(
-            "  {:<14} {:<8} {:>5} {:>10.0} {:>9.3} {:>9.3} {:>7} {:>12.1}",
-            self.server, self.model, CONNECTIONS, self.rate, self.p50, self.p99, self.errors, self.cpu_per_request
+            "  {:<14} {:<8} {:>5} {:>10.0} {:>9.3} {:>9.3} {:>7} {:>14.1} {:>14.1}",
+            self.server,
+            self.model,
+            CONNECTIONS,
+            self.rate,
+            self.p50,
+            self.p99,
+            self.errors,
+            self.cpu_per_request,
+            self.client_cpu_per_request
         );
     }
 }
 
 fn header() {
     println!(
-        "  {:<14} {:<8} {:>5} {:>10} {:>9} {:>9} {:>7} {:>12}",
-        "server", "model", "conns", "req/s", "p50 ms", "p99 ms", "errors", "CPU us/req"
+        "  {:<14} {:<8} {:>5} {:>10} {:>9} {:>9} {:>7} {:>14} {:>14}",
+        "server", "model", "conns", "req/s", "p50 ms", "p99 ms", "errors", "server us/req", "client us/req"
     );
 }
 
 /// Loads `server` with `model`'s request; the server's CPU time is read over the load
 /// (warm-up included) and scaled to the measured window.
 async fn measure(server: &mut Server, model: &'static str, target: &Target, window: Window) -> Row {
-    let cpu_before = server.cpu_seconds();
+    let client = std::process::id();
+    let before = [server.cpu_seconds(), process_cpu(client)];
     let tally = http_load::load(&server.addr, target.clone(), CONNECTIONS, window).await;
-    let cpu_after = server.cpu_seconds();
+    let after = [server.cpu_seconds(), process_cpu(client)];
     assert!(server.is_running(), "{} exited under load", server.name);
     let total = window.warm_up + window.measure;
-    let cpu = cpu_before.zip(cpu_after).map(|(b, a)| (a - b) * window.measure.as_secs_f64() / total.as_secs_f64());
+    let scale = window.measure.as_secs_f64() / total.as_secs_f64();
+    let cpu = [0, 1].map(|i| before[i].zip(after[i]).map(|(b, a)| (a - b) * scale));
     for (kind, n) in &tally.error_kinds {
         println!("    {}: {n} x {kind}", server.name);
     }
