@@ -50,6 +50,9 @@ pub const MAX_NODES: usize = 1 << 20;
 /// Deepest nesting of subgraphs (`Loop`, `If`, `Scan` bodies).
 const MAX_GRAPH_DEPTH: usize = 16;
 
+/// Run states a model keeps for reuse: enough for every thread of a busy server.
+const KEPT_STATES: usize = 64;
+
 /// The origin named in errors for [`Model::from_bytes`].
 const IN_MEMORY: &str = "in-memory model";
 
@@ -234,6 +237,9 @@ pub struct ModelMetadata {
 #[derive(Clone)]
 pub struct Model {
     plan: Arc<TypedRunnableModel>,
+    /// Run states kept between runs (tract allocates one per run otherwise: its buffers and
+    /// per-node state, several microseconds for a small model), at most [`KEPT_STATES`].
+    states: Arc<std::sync::Mutex<Vec<TypedSimpleState>>>,
     inputs: Arc<[TensorSpec]>,
     outputs: Arc<[TensorSpec]>,
     metadata: Arc<ModelMetadata>,
@@ -355,6 +361,7 @@ impl Model {
         };
         Ok(Model {
             plan,
+            states: Arc::default(),
             inputs: inputs.into_iter().map(|i| i.spec).collect(),
             outputs: outputs.into(),
             metadata: Arc::new(metadata(&proto)),
@@ -401,8 +408,25 @@ impl Model {
             check_input(tensor, spec)?;
         }
         let values: TVec<TValue> = inputs.into_iter().map(|t| t.into_tvalue()).collect();
-        let outputs = match catch_unwind(AssertUnwindSafe(|| self.plan.run(values))) {
-            Ok(Ok(o)) => o,
+        let kept = self.states.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        let run = catch_unwind(AssertUnwindSafe(|| -> TractResult<_> {
+            let mut state = match kept {
+                Some(state) => state,
+                None => self.plan.spawn()?,
+            };
+            let outputs = state.run(values)?;
+            Ok((outputs, state))
+        }));
+        // A state is kept only after a run that succeeded (tract resets it then); a failed or
+        // panicked run's state is dropped.
+        let outputs = match run {
+            Ok(Ok((outputs, state))) => {
+                let mut states = self.states.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if states.len() < KEPT_STATES {
+                    states.push(state);
+                }
+                outputs
+            }
             Ok(Err(e)) => return Err(Error::ModelRun(format!("{e:#}"))),
             Err(_) => return Err(Error::ModelRun("tract panicked".into())),
         };
