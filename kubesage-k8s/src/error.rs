@@ -6,6 +6,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A deployment plan cannot be made: a target that is not a positive number, a
+    /// measurement that is not usable, or manifests that cannot be written.
+    #[error("plan: {0}")]
+    Plan(String),
     /// A snapshot file or folder could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
