@@ -13,8 +13,8 @@ use kubesage_k8s::plan::resources::{
     format_cpu, format_memory,
 };
 use kubesage_k8s::prometheus::{PrometheusClient, parse_step, parse_time};
-use kubesage_k8s::source::SourceChoice;
 
+use super::ClusterArgs;
 use crate::error::{Error, Result};
 
 /// Which methods to run.
@@ -75,26 +75,6 @@ pub struct ResourcesArgs {
     /// Seconds to wait for Prometheus or the API server.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub timeout: u64,
-}
-
-/// The cluster `plan resources` groups pods by and reads current requests from.
-#[derive(Debug, Clone, Args)]
-pub struct ClusterArgs {
-    /// Group pods and read current requests from the demo cluster.
-    #[arg(long, conflicts_with_all = ["snapshot", "live"])]
-    pub demo: bool,
-    /// Group pods and read current requests from snapshot files (`kubectl get -o yaml`).
-    #[arg(long, num_args = 1.., value_name = "PATH", conflicts_with = "live")]
-    pub snapshot: Vec<PathBuf>,
-    /// Group pods and read current requests from the live cluster (see --kubeconfig).
-    #[arg(long)]
-    pub live: bool,
-    /// Kubeconfig for --live.
-    #[arg(long, value_name = "PATH", requires = "live")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context for --live.
-    #[arg(long, value_name = "NAME", requires = "live")]
-    pub context: Option<String>,
 }
 
 /// Runs `plan resources`.
@@ -193,19 +173,7 @@ async fn read_prometheus(args: &ResourcesArgs, url: &str) -> Result<UsageHistory
 }
 
 async fn load_cluster(args: &ResourcesArgs) -> Result<Option<ClusterWorkloads>> {
-    let cluster = &args.cluster;
-    let choice = if cluster.demo {
-        SourceChoice::Demo
-    } else if !cluster.snapshot.is_empty() {
-        SourceChoice::Snapshot(cluster.snapshot.clone())
-    } else if cluster.live {
-        SourceChoice::Live(kubesage_k8s::LiveOptions {
-            kubeconfig: cluster.kubeconfig.clone(),
-            context: cluster.context.clone(),
-            timeout: Duration::from_secs(args.timeout),
-            ..Default::default()
-        })
-    } else {
+    let Some(choice) = args.cluster.choice(Duration::from_secs(args.timeout)) else {
         return Ok(None);
     };
     let kinds = [
