@@ -67,6 +67,19 @@ pub struct ModelArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = PlanOutput::Yaml)]
     pub output: PlanOutput,
+    /// Server-side apply the manifests to the cluster: a dry run and its diff first, the
+    /// apply itself only with --yes.
+    #[arg(long)]
+    pub apply: bool,
+    /// With --apply: apply after showing the diff.
+    #[arg(long, requires = "apply")]
+    pub yes: bool,
+    /// Kubeconfig for --apply (default: $KUBECONFIG, ~/.kube/config, in-cluster).
+    #[arg(long, value_name = "PATH", requires = "apply")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context for --apply.
+    #[arg(long, value_name = "NAME", requires = "apply")]
+    pub context: Option<String>,
 }
 
 /// A deterministic generator for inputs (xorshift64*), so two measurements see the same rows.
@@ -197,6 +210,10 @@ pub fn run(
     for line in std::iter::once(&measured).chain(&plan.notes) {
         writeln!(err, "plan: {line}").map_err(write_err)?;
     }
+    if args.apply {
+        apply(args, &docs, out)?;
+        return Ok(if plan.latency_met { 0 } else { EXIT_LATENCY_MISSED });
+    }
     match args.output {
         PlanOutput::Yaml => {
             for line in std::iter::once(&measured).chain(&plan.notes) {
@@ -220,4 +237,43 @@ pub fn run(
         }
     }
     Ok(if plan.latency_met { 0 } else { EXIT_LATENCY_MISSED })
+}
+
+/// `--apply`: the dry run's diff, then (with `--yes`) the apply.
+fn apply(args: &ModelArgs, docs: &[serde_json::Value], out: &mut dyn Write) -> Result<()> {
+    let write_err = |e: std::io::Error| Error::Output(e.to_string());
+    let options = kubesage_k8s::LiveOptions {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        ..Default::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::Runtime)?;
+    runtime.block_on(async {
+        let source = kubesage_k8s::LiveSource::connect(&options).await?;
+        let client = source.client();
+        let changes = kubesage_k8s::plan::apply::preview(&client, docs).await?;
+        for c in &changes {
+            let verb = if c.created {
+                "create"
+            } else if c.lines.is_empty() {
+                "unchanged"
+            } else {
+                "update"
+            };
+            writeln!(out, "{verb} {} {}", c.kind, c.object).map_err(write_err)?;
+            if !c.created {
+                for line in &c.lines {
+                    writeln!(out, "    {line}").map_err(write_err)?;
+                }
+            }
+        }
+        if args.yes {
+            kubesage_k8s::plan::apply::apply(&client, docs).await?;
+            writeln!(out, "applied {} objects (server-side apply, field manager kubesage)", docs.len())
+                .map_err(write_err)?;
+        } else {
+            writeln!(out, "dry run only: run again with --yes to apply").map_err(write_err)?;
+        }
+        Ok(())
+    })
 }
