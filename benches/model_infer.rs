@@ -11,7 +11,7 @@
 //! measures only the cases named, for a profiler).
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -37,13 +37,6 @@ const BATCH: usize = 256;
 
 /// A single-row latency above this many microseconds is worth a look.
 const SINGLE_ROW_BUDGET_US: f64 = 50.0;
-
-fn fixtures_dir() -> Option<PathBuf> {
-    std::env::var_os("KUBESAGE_SKLEARN_FIXTURES")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kubesage/sklearn-fixtures")))
-}
 
 /// A loaded case: the model, one row, and `BATCH` rows (the held-out rows, repeated).
 struct Case {
@@ -99,7 +92,7 @@ fn median_secs(budget: Duration, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() -> ExitCode {
-    let Some(dir) = fixtures_dir().filter(|d| d.join("manifest.json").exists()) else {
+    let Ok(dir) = kubesage_ml::model::sklearn_fixtures() else {
         println!(
             "model_infer: no scikit-learn fixtures (set KUBESAGE_SKLEARN_FIXTURES or HOME). Build them with\n  \
              python3 -m venv .venv-sklearn && .venv-sklearn/bin/pip install -r scripts/models/sklearn-requirements.txt\n  \

@@ -18,18 +18,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 fn fixtures_dir() -> PathBuf {
-    let dir = std::env::var_os("KUBESAGE_SKLEARN_FIXTURES")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kubesage/sklearn-fixtures")))
-        .expect("KUBESAGE_SKLEARN_FIXTURES or HOME is set");
-    assert!(
-        dir.join("manifest.json").exists(),
-        "no scikit-learn fixtures in {}: run scripts/test (or scripts/models/sklearn_fixtures.py --out DIR and set \
-         KUBESAGE_SKLEARN_FIXTURES=DIR)",
-        dir.display()
-    );
-    dir
+    kubesage_ml::model::sklearn_fixtures().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn expected(case: &str) -> Value {

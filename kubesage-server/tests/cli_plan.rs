@@ -2,7 +2,6 @@
 //! scikit-learn export (the random forest of scripts/models/sklearn_fixtures.py, in
 //! `$KUBESAGE_SKLEARN_FIXTURES`) and the embedded demo cluster.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -12,14 +11,8 @@ fn kubesage(args: &[&str]) -> Output {
 }
 
 fn forest() -> String {
-    let dir = std::env::var_os("KUBESAGE_SKLEARN_FIXTURES")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kubesage/sklearn-fixtures")))
-        .expect("KUBESAGE_SKLEARN_FIXTURES or HOME is set");
-    let path = dir.join("forest_classifier_binary/model.onnx");
-    assert!(path.exists(), "no fixture at {}: run scripts/test (scripts/models/sklearn_fixtures.py)", path.display());
-    path.display().to_string()
+    let dir = kubesage_ml::model::sklearn_fixtures().unwrap_or_else(|e| panic!("{e}"));
+    dir.join("forest_classifier_binary/model.onnx").display().to_string()
 }
 
 fn text(b: &[u8]) -> String {

@@ -35,18 +35,7 @@ fn python() -> PathBuf {
 }
 
 fn fixtures_dir() -> PathBuf {
-    let dir = std::env::var_os("KUBESAGE_SKLEARN_FIXTURES")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kubesage/sklearn-fixtures")))
-        .expect("KUBESAGE_SKLEARN_FIXTURES or HOME is set");
-    assert!(
-        dir.join("manifest.json").exists(),
-        "no scikit-learn fixtures in {}: run scripts/test (or `python scripts/models/sklearn_fixtures.py --out DIR` \
-         with scripts/models/sklearn-requirements.txt installed, and set KUBESAGE_SKLEARN_FIXTURES=DIR)",
-        dir.display()
-    );
-    dir
+    kubesage_ml::model::sklearn_fixtures().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn copy_model(fixtures: &Path, case: &str, repository: &Path, name: &str, version: &str) {

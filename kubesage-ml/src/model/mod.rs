@@ -255,6 +255,30 @@ impl std::fmt::Debug for Model {
     }
 }
 
+/// The scikit-learn parity fixtures written by `scripts/models/sklearn_fixtures.py`:
+/// `$KUBESAGE_SKLEARN_FIXTURES`, else `~/.cache/kubesage/sklearn-fixtures` (where
+/// `scripts/test` writes them). An error saying how to build them when they are absent. For
+/// the tests and benches of every crate that serve those models.
+#[doc(hidden)]
+pub fn sklearn_fixtures() -> std::result::Result<std::path::PathBuf, String> {
+    let dir = std::env::var_os("KUBESAGE_SKLEARN_FIXTURES")
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/kubesage/sklearn-fixtures"))
+        })
+        .ok_or("neither KUBESAGE_SKLEARN_FIXTURES nor HOME is set")?;
+    if dir.join("manifest.json").exists() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "no scikit-learn fixtures in {}: run scripts/test (or `python scripts/models/sklearn_fixtures.py --out DIR` \
+             with scripts/models/sklearn-requirements.txt installed, and set KUBESAGE_SKLEARN_FIXTURES=DIR)",
+            dir.display()
+        ))
+    }
+}
+
 /// tract's ONNX loader with our operators registered.
 pub fn onnx_loader() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
